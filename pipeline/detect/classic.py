@@ -1,0 +1,309 @@
+"""`classic` backend: OpenCV only, no weights.
+
+Takes frames, gives Detections: a pitch mask from the dominant grass colour (estimated per
+frame from the footage itself: the hue mode of saturated green pixels, with saturation and
+brightness bands taken from that mode's own pixels, so stripes and shadows stay grass),
+players as non-grass blobs inside the pitch with size and shape gates scaled to the frame
+(wide blobs of touching players split at the valleys of their column profile), and the ball
+as a small bright round blob on the grass away from the players' bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..config import DetectConfig
+from ..types import BALL, CLASS_ID, Detections, Frame
+from .base import box_ioa, register
+
+log = logging.getLogger(__name__)
+
+MASK_WIDTH_PX = 480  # the pitch outline needs no detail
+# OpenCV hue is 0..180; football grass sits in 30..90 (yellow-green to blue-green) under
+# every broadcast white balance seen in the real clips.
+GRASS_HUE_RANGE = (25, 95)
+GRASS_HUE_TOL = 10
+MIN_GRASS_FRACTION = 0.08  # below this the frame is a close-up, crowd or graphic: no pitch
+
+
+@dataclass(frozen=True)
+class PitchMasks:
+    """Masks at MASK_WIDTH_PX for an image of `width_px` x `height_px`."""
+
+    grass: np.ndarray  # bool, pixels of the grass colour
+    pitch: np.ndarray  # bool, the playing area (grass with its holes and notches filled)
+    width_px: int
+    height_px: int
+    hue: float  # grass hue mode (OpenCV 0..180), NaN without a pitch
+
+    @property
+    def grass_fraction(self) -> float:
+        return float(self.grass.mean())
+
+
+def grass_model(hsv: np.ndarray) -> tuple[float, tuple[float, float], tuple[float, float]] | None:
+    """(hue mode, (s_lo, s_hi), (v_lo, v_hi)) of the dominant green, or None if no grass."""
+    h, s, v = hsv[..., 0].ravel(), hsv[..., 1].ravel(), hsv[..., 2].ravel()
+    green = (s > 40) & (v > 30) & (h >= GRASS_HUE_RANGE[0]) & (h <= GRASS_HUE_RANGE[1])
+    if green.mean() < MIN_GRASS_FRACTION:
+        return None
+    hist = np.bincount(h[green], minlength=181).astype(np.float64)
+    hist = np.convolve(hist, np.ones(5) / 5, "same")
+    mode = float(np.argmax(hist))
+    core = green & (np.abs(h.astype(np.int16) - mode) <= GRASS_HUE_TOL)
+    if core.mean() < MIN_GRASS_FRACTION:
+        return None
+    s_med, v_med = float(np.median(s[core])), float(np.median(v[core]))
+    # Stripes and shadows change brightness far more than hue or saturation; kits of a
+    # similar green (lime shirts) are brighter and more saturated than the grass.
+    return mode, (0.45 * s_med, 1.3 * s_med + 15), (0.35 * v_med, 1.45 * v_med + 10)
+
+
+def _grass(hsv: np.ndarray, model) -> np.ndarray:
+    mode, (s_lo, s_hi), (v_lo, v_hi) = model
+    h = hsv[..., 0].astype(np.int16)
+    s, v = hsv[..., 1], hsv[..., 2]
+    return (np.abs(h - mode) <= GRASS_HUE_TOL) & (s >= s_lo) & (s <= s_hi) & (v >= v_lo) & (v <= v_hi)
+
+
+def pitch_mask(image: np.ndarray) -> PitchMasks:
+    """Grass and pitch masks of a BGR image, at MASK_WIDTH_PX width."""
+    H, W = image.shape[:2]
+    w = min(MASK_WIDTH_PX, W)
+    h = max(1, int(round(H * w / W)))
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    model = grass_model(hsv)
+    if model is None:
+        empty = np.zeros((h, w), bool)
+        return PitchMasks(empty, empty, W, H, float("nan"))
+    grass = _grass(hsv, model)
+    k = max(3, int(0.03 * w) | 1)  # closes players and lines, not the gap to the stands
+    closed = cv2.morphologyEx(grass.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    closed = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=4)
+    pitch = np.zeros((h, w), np.uint8)
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        big = 1 + np.flatnonzero(areas >= max(0.25 * areas.max(), MIN_GRASS_FRACTION * w * h))
+        # The pitch is the big grass regions with the holes players and lines cut into them
+        # filled; notches along the edges are closed by the closing above.
+        region = np.isin(labels, big).astype(np.uint8)
+        ff = np.pad(1 - region, 1, constant_values=1)
+        cv2.floodFill(ff, None, (0, 0), 2)
+        pitch = (region | (ff[1:-1, 1:-1] == 1)).astype(np.uint8)
+    return PitchMasks(grass, pitch.astype(bool), W, H, model[0])
+
+
+FG_DISTANCE = 18.0
+MIN_GRASS_AROUND = 0.65  # share of grass around a blob for it to be a player  # Lab distance from the local grass that makes a pixel foreground
+
+
+def background_distance(image: np.ndarray) -> np.ndarray:
+    """Lab distance of each pixel from the local background: a median over a window about
+    three player-widths wide, which follows mowing stripes and shadows but not players (a
+    player covers well under half of the window). Lime kits differ from the grass in
+    brightness even where their hue is the same."""
+    H, W = image.shape[:2]
+    f = 4
+    small = cv2.resize(image, (max(1, W // f), max(1, H // f)), interpolation=cv2.INTER_AREA)
+    k = max(5, int(0.03 * W / f) | 1)  # ~58 px at 1920
+    bg = cv2.medianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2Lab), k)
+    bg = cv2.resize(bg, (W, H), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2Lab).astype(np.float32)
+    return np.sqrt(((lab - bg) ** 2).sum(axis=2))
+
+
+def grass_around(xyxy: np.ndarray, masks: PitchMasks, pad: float = 0.35) -> np.ndarray:
+    """Share of grass in a ring around each box (image px): players stand on grass,
+    spectators, bench staff and advertising boards mostly do not."""
+    if len(xyxy) == 0:
+        return np.zeros(0, np.float32)
+    g = masks.grass.astype(np.int32)
+    h, w = g.shape
+    ii = np.pad(g.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sx, sy = w / masks.width_px, h / masks.height_px
+    b = xyxy.astype(np.float32) * np.array([sx, sy, sx, sy], np.float32)
+    bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    pw, ph = np.maximum(pad * bw, 2), np.maximum(0.5 * pad * bh, 2)
+    outer = np.stack([b[:, 0] - pw, b[:, 1] - ph, b[:, 2] + pw, b[:, 3] + ph], 1)
+
+    def box_sum(bb):
+        x1 = np.clip(np.floor(bb[:, 0]), 0, w).astype(int)
+        y1 = np.clip(np.floor(bb[:, 1]), 0, h).astype(int)
+        x2 = np.clip(np.ceil(bb[:, 2]), 0, w).astype(int)
+        y2 = np.clip(np.ceil(bb[:, 3]), 0, h).astype(int)
+        total = ii[y2, x2] - ii[y1, x2] - ii[y2, x1] + ii[y1, x1]
+        return total, np.maximum((x2 - x1) * (y2 - y1), 0)
+
+    s_out, a_out = box_sum(outer)
+    s_in, a_in = box_sum(b)
+    return ((s_out - s_in) / np.maximum(a_out - a_in, 1)).astype(np.float32)
+
+
+def _resize_mask(mask: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+    return cv2.resize(mask.astype(np.uint8), (width_px, height_px), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _split_wide(x: int, y: int, w: int, h: int, blob: np.ndarray, aspect: float) -> list[tuple[int, int, int, int]]:
+    """Split a blob of side-by-side players at the minima of its column profile."""
+    k = int(round(w / (aspect * h)))
+    if k < 2:
+        return [(x, y, w, h)]
+    k = min(k, 6)
+    cols = blob.sum(axis=0).astype(np.float64)
+    cols = np.convolve(cols, np.ones(3) / 3, "same")
+    cuts = [0]
+    for i in range(1, k):
+        c = int(i * w / k)
+        lo, hi = max(cuts[-1] + 2, c - w // (2 * k)), min(w - 2, c + w // (2 * k))
+        cuts.append(lo + int(np.argmin(cols[lo:hi])) if hi > lo else c)
+    cuts.append(w)
+    out = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        part = blob[:, a:b]
+        rows = np.flatnonzero(part.any(axis=1))
+        if len(rows) and b - a >= 2:
+            out.append((x + a, y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1)))
+    return out
+
+
+class BallFinder:
+    """Small bright round blobs on the grass, not on a player's body; best `max_balls`."""
+
+    def __init__(self, cfg: DetectConfig):
+        self.max_balls = cfg.ball_max_candidates
+        self.min_score = cfg.ball_min_score
+
+    def find(self, image: np.ndarray, masks: PitchMasks, people_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(xyxy, score) in `image` pixels."""
+        H, W = image.shape[:2]
+        none = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        if not masks.pitch.any():
+            return none
+        # Ball diameter is 0.4-0.8 % of the frame width in wide shots (10 px at 1920).
+        d_lo, d_hi = 0.0030 * W, 0.0125 * W
+        pitch = _resize_mask(masks.pitch, W, H)
+        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+        gray = hsv[..., 2].astype(np.int16)
+        # bright against the local background (a white-ish blob on grass): top-hat
+        k = max(5, int(2.5 * d_hi) | 1)
+        tophat = cv2.morphologyEx(hsv[..., 2], cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        bright = (tophat > 40) & (hsv[..., 1] < 110) & pitch
+        n, labels, stats, cent = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return none
+        st = stats[1:]
+        bw, bh, area = st[:, 2].astype(np.float32), st[:, 3].astype(np.float32), st[:, 4].astype(np.float32)
+        size = np.maximum(bw, bh)
+        ok = (size >= d_lo) & (size <= d_hi) & (np.minimum(bw, bh) / np.maximum(size, 1) >= 0.55)
+        ok &= area / np.maximum(bw * bh, 1) >= 0.45
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
+            return none
+        cx, cy = cent[1:][idx, 0], cent[1:][idx, 1]
+        r = np.maximum(size[idx], d_lo) / 2 + 1
+        boxes = np.stack([cx - r, cy - r, cx + r, cy + r], axis=1).astype(np.float32)
+        # a ball on a player's body is a white shirt, number or sock; the ball at the feet
+        # sits at the very bottom of the box
+        if len(people_xyxy):
+            p = people_xyxy
+            inside = (cx[:, None] > p[None, :, 0]) & (cx[:, None] < p[None, :, 2]) & \
+                     (cy[:, None] > p[None, :, 1]) & (cy[:, None] < p[None, :, 3] - 0.15 * (p[None, :, 3] - p[None, :, 1]))
+            keep = ~inside.any(axis=1)
+            idx, boxes, cx, cy, r = idx[keep], boxes[keep], cx[keep], cy[keep], r[keep]
+            if len(idx) == 0:
+                return none
+        # score: contrast against the grass around it, and roundness
+        th = np.array([tophat[labels == i + 1].mean() for i in idx], np.float32)  # few candidates
+        fill = (area[idx] / np.maximum(bw[idx] * bh[idx], 1)).astype(np.float32)
+        score = np.clip(th / 160.0, 0, 1) * 0.7 + np.clip(fill, 0, 1) * 0.3
+        del gray
+        good = score >= self.min_score
+        order = np.argsort(-score[good])[: self.max_balls]
+        return boxes[good][order], score[good][order]
+
+
+@register("classic")
+class ClassicDetector:
+    """OpenCV blobs. From the `detect:` config: classic_width (working width of the frames,
+    px), ball_max_candidates, ball_min_score."""
+
+    name = "classic"
+
+    def __init__(self, cfg: DetectConfig):
+        self.cfg = cfg
+        self.frame_width_px = cfg.classic_width
+        self.balls = BallFinder(cfg)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "weights": None, "frame_width_px": self.frame_width_px,
+                "ball_max_candidates": self.cfg.ball_max_candidates, "ball_min_score": self.cfg.ball_min_score}
+
+    def players(self, image: np.ndarray, masks: PitchMasks) -> tuple[np.ndarray, np.ndarray]:
+        """(xyxy, score) of player blobs in `image` pixels."""
+        H, W = image.shape[:2]
+        none = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        if not masks.pitch.any():
+            return none
+        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+        pitch = _resize_mask(masks.pitch, W, H)
+        fg = pitch & (background_distance(image) > FG_DISTANCE)
+        # pitch lines: thin white structures; a player's shirt is thicker than the line
+        white = (hsv[..., 1] < 70) & (hsv[..., 2] > 150)
+        t = max(3, int(0.004 * W) | 1)
+        thick_white = cv2.morphologyEx(white.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (t, t))).astype(bool)
+        fg &= ~(white & ~thick_white)
+        fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2)))
+        # join head, shirt and shorts separated by a pixel or two
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 5)))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        h_lo, h_hi = 0.022 * H, 0.40 * H
+        boxes, scores = [], []
+        for i in range(1, n):  # components that pass the cheap size gate are few
+            x, y, w, h, area = stats[i]
+            if h < h_lo or h > h_hi or area < 0.12 * h * h * 0.4:
+                continue
+            fill = area / float(w * h)
+            if fill < 0.2:
+                continue
+            if w > 0.8 * h:
+                parts = _split_wide(x, y, w, h, labels[y : y + h, x : x + w] == i, 0.5)
+            else:
+                parts = [(x, y, w, h)]
+            for px, py, pw, ph in parts:
+                if ph < h_lo or pw < 0.15 * ph or pw > 1.0 * ph:
+                    continue
+                boxes.append((px, py, px + pw, py + ph))
+                scores.append(min(1.0, 0.3 + fill))
+        if not boxes:
+            return none
+        boxes, scores = np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+        keep = grass_around(boxes, masks) >= MIN_GRASS_AROUND
+        return boxes[keep], scores[keep]
+
+    def detect(self, frames: list[Frame]) -> list[Detections]:
+        out = []
+        for f in frames:
+            masks = pitch_mask(f.image)
+            pxyxy, pscore = self.players(f.image, masks)
+            bxyxy, bscore = self.balls.find(f.image, masks, pxyxy)
+            if len(bxyxy) and len(pxyxy):  # a ball blob is not also a player
+                keep = box_ioa(pxyxy, bxyxy).max(axis=1) < 0.5
+                pxyxy, pscore = pxyxy[keep], pscore[keep]
+            xyxy = np.concatenate([pxyxy, bxyxy]) / f.scale
+            cls = np.concatenate([np.full(len(pxyxy), CLASS_ID["person"], np.int16), np.full(len(bxyxy), BALL, np.int16)])
+            out.append(Detections(f.t_s, xyxy.astype(np.float32), np.concatenate([pscore, bscore]).astype(np.float32), cls))
+        return out
+
+
+def _bands(hsv: np.ndarray, masks: PitchMasks):
+    """Saturation/brightness bands of the grass at full resolution (same rule as grass_model)."""
+    small = cv2.resize(hsv, masks.grass.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    g = masks.grass
+    s_med, v_med = float(np.median(small[..., 1][g])), float(np.median(small[..., 2][g]))
+    return (0.45 * s_med, 1.3 * s_med + 15), (0.35 * v_med, 1.45 * v_med + 10)

@@ -1,0 +1,254 @@
+"""`yolo` backend: ultralytics YOLO (.pt or exported .onnx through the same `YOLO(path)`).
+
+Takes batches of frames, gives Detections in source pixels with classes mapped from the
+model's own names (COCO person / sports ball; football models player / goalkeeper /
+referee / ball). Optional tiled inference at native resolution for small balls, optional
+pitch filter (drops spectators and balls off the grass), optional classic ball finder.
+
+Weights are resolved locally only (explicit path, name in the working directory, in
+models/, or in ultralytics' weights folder); nothing is ever downloaded: a missing file is a
+WeightsError that says where to put it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DetectConfig
+from ..errors import WeightsError
+from ..types import BALL, PERSON_CLASSES, Detections, Frame
+from .base import class_map, merge_tiled, register, tile_grid
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+WEIGHT_SUFFIXES = (".onnx", ".pt", ".engine", ".torchscript", ".mlpackage", ".tflite")
+HOW_TO = "see models/README.md for how to obtain weights"
+
+
+def _offline_ultralytics():
+    """Import ultralytics with every network path switched off: no pip AutoUpdate, no
+    telemetry, no online checks. Must run before the first ultralytics import."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    import ultralytics
+    from ultralytics.utils import checks
+
+    # The `onnx` package is only needed to export; ultralytics still asks for it when loading
+    # an .onnx file. With AUTOINSTALL off that is a warning, never a pip run.
+    checks.AUTOINSTALL = False
+    return ultralytics
+
+
+def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS_DIR) -> Path:
+    """A local weights file for `weights`, or WeightsError. Never downloads.
+
+    None -> the first *.onnx, then *.pt, in models/. A name ("yolo11n.pt") is looked up in
+    the working directory, then models/, then ultralytics' weights folder.
+    """
+    if weights is None or str(weights).strip() == "":
+        if models_dir.is_dir():
+            for suffix in (".onnx", ".pt"):
+                found = sorted(models_dir.glob(f"*{suffix}"))
+                if found:
+                    return found[0]
+        raise WeightsError(f"no weights given and none in {models_dir}; {HOW_TO}")
+    p = Path(os.path.expanduser(str(weights)))
+    if p.is_file():
+        return p
+    if p.exists():
+        raise WeightsError(f"weights {p} is not a file; {HOW_TO}")
+    candidates = [models_dir / p.name]
+    if len(p.parts) == 1:
+        try:
+            from ultralytics.utils import SETTINGS  # noqa: PLC0415 (import only when needed)
+
+            candidates.append(Path(SETTINGS["weights_dir"]) / p.name)
+        except Exception:  # settings unreadable: not a reason to fail here
+            pass
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise WeightsError(f"weights {weights} not found (looked in {', '.join(str(c.parent) for c in [p] + candidates)}); "
+                       f"put the file in models/; {HOW_TO}")
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda:0"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+    except ImportError:
+        pass
+    return "cpu"
+
+
+@register("yolo")
+class YoloDetector:
+    """Ultralytics YOLO. Parameters come from the `detect:` config section:
+    weights, device, half (CUDA only), conf, imgsz, batch, tile/tile_size/tile_overlap
+    (tiles at native resolution merged with NMS and box fusion, plus one whole-frame pass),
+    pitch_filter (keep people whose feet and balls whose centre lie on the grass),
+    ball (model | classic | both: where ball candidates come from)."""
+
+    name = "yolo"
+
+    def __init__(self, cfg: DetectConfig, weights_path: Path | None = None):
+        self.cfg = cfg
+        self.weights_path = weights_path or resolve_weights(cfg.weights)
+        _offline_ultralytics()
+        from ultralytics import YOLO
+
+        self.device = resolve_device(cfg.device)
+        self.half = bool(cfg.half and self.device.startswith("cuda"))
+        try:
+            self.model = YOLO(str(self.weights_path), task="detect")
+            names = self.model.names
+        except Exception as exc:  # corrupt file, wrong format, missing runtime
+            raise WeightsError(f"cannot load weights {self.weights_path}: {exc}; {HOW_TO}") from None
+        self.class_map = class_map(names)
+        if not self.class_map:
+            raise WeightsError(f"weights {self.weights_path} know none of person/player/goalkeeper/referee/ball "
+                               f"(classes: {list(names.values())[:10]}...); {HOW_TO}")
+        self._lut = np.full(max(names) + 1, -1, np.int16)
+        for k, v in self.class_map.items():
+            self._lut[k] = v
+        self.model_names = {int(k): str(v) for k, v in names.items()}
+        self.frame_width_px = None if cfg.tile else max(cfg.imgsz, 640)
+        self._ball_finder = None
+        if cfg.ball != "model":
+            from .classic import BallFinder
+
+            self._ball_finder = BallFinder(cfg)
+        log.info("yolo: %s on %s (half=%s, tile=%s), classes %s", self.weights_path, self.device, self.half,
+                 cfg.tile, {self.model_names[k]: v for k, v in self.class_map.items()})
+
+    def describe(self) -> dict:
+        c = self.cfg
+        return {
+            "backend": self.name,
+            "weights": str(self.weights_path),
+            "device": self.device,
+            "half": self.half,
+            "conf": c.conf,
+            "imgsz": c.imgsz,
+            "tile": c.tile,
+            "tile_size": c.tile_size if c.tile else None,
+            "tile_overlap": c.tile_overlap if c.tile else None,
+            "pitch_filter": c.pitch_filter,
+            "ball": c.ball,
+            "class_map": {self.model_names[k]: v for k, v in self.class_map.items()},
+        }
+
+    # -- inference ------------------------------------------------------------------------
+
+    def _predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(xyxy, score, our cls) per image, in that image's pixels; unmapped classes dropped."""
+        out = []
+        classes = sorted(self.class_map)
+        for start in range(0, len(images), self.cfg.batch):
+            results = self.model.predict(
+                images[start : start + self.cfg.batch],
+                imgsz=self.cfg.imgsz,
+                conf=self.cfg.conf,
+                device=self.device,
+                half=self.half,
+                classes=classes,
+                verbose=False,
+            )
+            for r in results:
+                b = r.boxes
+                xyxy = b.xyxy.cpu().numpy().astype(np.float32)
+                cls = self._lut[b.cls.cpu().numpy().astype(np.int64)]
+                keep = cls >= 0
+                out.append((xyxy[keep], b.conf.cpu().numpy().astype(np.float32)[keep], cls[keep]))
+        return out
+
+    def _detect_tiled(self, frames: list[Frame]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        images, owners, offsets, inner = [], [], [], []
+        for fi, f in enumerate(frames):
+            h, w = f.image.shape[:2]
+            grid = tile_grid(w, h, self.cfg.tile_size, self.cfg.tile_overlap)
+            for x0, y0, x1, y1 in grid:
+                images.append(f.image[y0:y1, x0:x1])
+                owners.append(fi)
+                offsets.append((x0, y0))
+                # which tile edges are inside the image (a box touching them may be cut)
+                inner.append((x0 > 0, y0 > 0, x1 < w, y1 < h, x1 - x0, y1 - y0))
+            if len(grid) > 1:  # whole frame too, for people too big for one tile
+                images.append(f.image)
+                owners.append(fi)
+                offsets.append((0, 0))
+                inner.append((False, False, False, False, w, h))
+        preds = self._predict(images)
+        per_frame: list[list] = [[] for _ in frames]
+        margin = 2.0
+        for (xyxy, score, cls), fi, (ox, oy), (l, t, r, b, tw, th) in zip(preds, owners, offsets, inner):
+            cut = np.zeros(len(xyxy), bool)
+            if l:
+                cut |= xyxy[:, 0] <= margin
+            if t:
+                cut |= xyxy[:, 1] <= margin
+            if r:
+                cut |= xyxy[:, 2] >= tw - margin
+            if b:
+                cut |= xyxy[:, 3] >= th - margin
+            per_frame[fi].append((xyxy + np.array([ox, oy, ox, oy], np.float32), score, cls, cut))
+        out = []
+        for parts in per_frame:
+            xyxy = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32)
+            score = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
+            cls = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int16)
+            cut = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, bool)
+            out.append(merge_tiled(xyxy, score, cls, cut))
+        return out
+
+    def detect(self, frames: list[Frame]) -> list[Detections]:
+        if not frames:
+            return []
+        raw = self._detect_tiled(frames) if self.cfg.tile else self._predict([f.image for f in frames])
+        out = []
+        for f, (xyxy, score, cls) in zip(frames, raw):
+            masks = None
+            if self.cfg.pitch_filter or self._ball_finder is not None:
+                from .classic import pitch_mask
+
+                masks = pitch_mask(f.image)
+            keep = np.ones(len(cls), bool)
+            if self.cfg.pitch_filter:
+                keep = on_pitch(xyxy, cls, masks)
+            if self.cfg.ball == "classic":
+                keep &= cls != BALL
+            xyxy, score, cls = xyxy[keep], score[keep], cls[keep]
+            if self._ball_finder is not None:
+                people = xyxy[np.isin(cls, PERSON_CLASSES)]
+                bx, bs = self._ball_finder.find(f.image, masks, people)
+                xyxy = np.concatenate([xyxy, bx])
+                score = np.concatenate([score, bs])
+                cls = np.concatenate([cls, np.full(len(bx), BALL, np.int16)])
+            out.append(Detections(f.t_s, (xyxy / f.scale).astype(np.float32), score.astype(np.float32),
+                                  cls.astype(np.int16)))
+        return out
+
+
+def on_pitch(xyxy: np.ndarray, cls: np.ndarray, masks) -> np.ndarray:
+    """Keep people whose feet (bottom centre) and balls whose centre lie on the pitch."""
+    pitch = masks.pitch
+    h, w = pitch.shape
+    sx, sy = w / masks.width_px, h / masks.height_px
+    is_ball = cls == BALL
+    px = (xyxy[:, 0] + xyxy[:, 2]) / 2
+    py = np.where(is_ball, (xyxy[:, 1] + xyxy[:, 3]) / 2, xyxy[:, 3])
+    ix = np.clip((px * sx).astype(int), 0, w - 1)
+    iy = np.clip((py * sy).astype(int), 0, h - 1)
+    return pitch[iy, ix]

@@ -1,0 +1,193 @@
+"""Evaluation against ground truth.
+
+Detector evaluation: recall and precision of a Detector on YOLO-format labelled frames
+(`DIR/images/*.jpg|png` + `DIR/labels/*.txt`), for people (player + goalkeeper + referee,
+matched at IoU >= 0.5) and for the ball (a detected ball whose centre lies within 15 px of
+the labelled centre at 1920 px image width, scaled with the width).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+from .types import BALL, PERSON_CLASSES, Detections, Frame
+
+# Class ids of the DFL Bundesliga labels (../shared/data/frames/dfl-bundesliga), used when no
+# data.yaml lies beside the frames.
+DFL_NAMES = ("ball", "goalkeeper", "player", "referee")
+PERSON_LABELS = {"player", "players", "goalkeeper", "goalkeepers", "referee", "referees", "person"}
+BALL_LABELS = {"ball", "football", "sports ball"}
+PERSON_IOU = 0.5
+BALL_RADIUS_PX_AT_1920 = 15.0
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class LabelledFrame:
+    image_path: Path
+    width_px: int
+    height_px: int
+    person_xyxy: np.ndarray  # (P,4) float32, image px
+    ball_xy: np.ndarray  # (B,2) float32 ball centres, image px
+
+
+def _label_names(frames_dir: Path) -> tuple[str, ...]:
+    import yaml
+
+    for cand in (frames_dir / "data.yaml", frames_dir.parent / "data.yaml"):
+        if cand.is_file():
+            data = yaml.safe_load(cand.read_text(encoding="utf-8")) or {}
+            names = data.get("names")
+            if isinstance(names, dict):
+                return tuple(str(names[k]) for k in sorted(names))
+            if isinstance(names, list):
+                return tuple(str(n) for n in names)
+    return DFL_NAMES
+
+
+def load_labelled_frames(frames_dir: str | Path, limit: int | None = None) -> list[LabelledFrame]:
+    """Read `images/` + `labels/` (YOLO txt: cls cx cy w h, normalised) under `frames_dir`."""
+    import cv2
+
+    root = Path(frames_dir)
+    img_dir, lab_dir = root / "images", root / "labels"
+    if not img_dir.is_dir() or not lab_dir.is_dir():
+        raise ConfigError(f"{root} must hold images/ and labels/ (YOLO format)")
+    names = _label_names(root)
+    person_ids = {i for i, n in enumerate(names) if n.lower() in PERSON_LABELS}
+    ball_ids = {i for i, n in enumerate(names) if n.lower() in BALL_LABELS}
+    paths = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f"no images in {img_dir}")
+    out = []
+    for p in paths[:limit]:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise ConfigError(f"cannot read image {p}")
+        h, w = img.shape[:2]
+        lab = lab_dir / (p.stem + ".txt")
+        rows = np.zeros((0, 5), np.float32)
+        if lab.is_file():
+            text = lab.read_text(encoding="utf-8").split()
+            if text:
+                rows = np.asarray(text, np.float32).reshape(-1, 5)
+        cls = rows[:, 0].astype(int)
+        cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
+        xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
+        is_person = np.isin(cls, list(person_ids))
+        is_ball = np.isin(cls, list(ball_ids))
+        out.append(LabelledFrame(p, w, h, xyxy[is_person], np.stack([cx, cy], 1)[is_ball].astype(np.float32)))
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def match_people(det_xyxy: np.ndarray, det_score: np.ndarray, gt_xyxy: np.ndarray, iou_thr: float = PERSON_IOU) -> int:
+    """Greedy one-to-one matching, best-scored detection first; returns the matched count."""
+    if len(det_xyxy) == 0 or len(gt_xyxy) == 0:
+        return 0
+    iou = _iou(det_xyxy[np.argsort(-det_score, kind="stable")], gt_xyxy)
+    used = np.zeros(len(gt_xyxy), bool)
+    matched = 0
+    for row in iou:
+        row = np.where(used, -1.0, row)
+        j = int(np.argmax(row))
+        if row[j] >= iou_thr:
+            used[j] = True
+            matched += 1
+    return matched
+
+
+def match_balls(det_xy: np.ndarray, gt_xy: np.ndarray, radius_px: float) -> tuple[int, int]:
+    """(labelled balls found, detected balls that hit a labelled ball)."""
+    if len(det_xy) == 0 or len(gt_xy) == 0:
+        return 0, 0
+    dist = np.linalg.norm(det_xy[:, None, :] - gt_xy[None, :, :], axis=2)
+    near = dist <= radius_px
+    return int(near.any(axis=0).sum()), int(near.any(axis=1).sum())
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def score_detections(labelled: list[LabelledFrame], detections: list[Detections]) -> dict:
+    """Recall/precision of `detections` (one per labelled frame, image px) against the labels."""
+    p_found = p_gt = p_det = 0
+    b_found = b_hit = b_gt = b_det = 0
+    for lf, d in zip(labelled, detections, strict=True):
+        person = np.isin(d.cls, PERSON_CLASSES)
+        p_found += match_people(d.xyxy[person], d.score[person], lf.person_xyxy)
+        p_gt += len(lf.person_xyxy)
+        p_det += int(person.sum())
+        ball = d.cls == BALL
+        centres = (d.xyxy[ball, :2] + d.xyxy[ball, 2:]) / 2
+        found, hit = match_balls(centres, lf.ball_xy, BALL_RADIUS_PX_AT_1920 * lf.width_px / 1920.0)
+        b_found, b_hit, b_gt, b_det = b_found + found, b_hit + hit, b_gt + len(lf.ball_xy), b_det + int(ball.sum())
+    return {
+        "person": {"recall": _ratio(p_found, p_gt), "precision": _ratio(p_found, p_det), "n": p_gt, "n_detections": p_det},
+        "ball": {"recall": _ratio(b_found, b_gt), "precision": _ratio(b_hit, b_det), "n": b_gt, "n_detections": b_det},
+    }
+
+
+def _to_frame(image: np.ndarray, index: int, width_px: int | None) -> Frame:
+    import cv2
+
+    h, w = image.shape[:2]
+    if width_px and width_px != w:
+        height = int(round(h * width_px / w / 2)) * 2
+        small = cv2.resize(image, (width_px, height), interpolation=cv2.INTER_AREA)
+        return Frame(float(index), small, index, width_px / w)
+    return Frame(float(index), image, index, 1.0)
+
+
+def eval_detector(
+    frames_dir: str | Path,
+    detector,
+    *,
+    limit: int | None = None,
+    batch: int = 4,
+    progress=None,
+) -> dict:
+    """Run `detector` over the labelled frames in `frames_dir` and score it.
+
+    Returns `{"person": {"recall", "precision", "n", "n_detections"}, "ball": {...},
+    "ms_per_frame", "frames", "detector"}`; `ms_per_frame` is detector time only (decoding
+    the JPEGs and resizing to the detector's input width are left out). `progress`, if given,
+    is called with the number of frames done after each batch.
+
+    >>> eval_detector("../shared/data/frames/dfl-bundesliga/valid", get_detector(cfg.detect))
+    """
+    import cv2
+
+    labelled = load_labelled_frames(frames_dir, limit)
+    detections: list[Detections] = []
+    seconds = 0.0
+    for start in range(0, len(labelled), batch):
+        chunk = labelled[start : start + batch]
+        frames = [
+            _to_frame(cv2.imread(str(lf.image_path), cv2.IMREAD_COLOR), start + k, detector.frame_width_px)
+            for k, lf in enumerate(chunk)
+        ]
+        t0 = time.perf_counter()
+        detections.extend(detector.detect(frames))
+        seconds += time.perf_counter() - t0
+        if progress is not None:
+            progress(len(detections))
+    out = score_detections(labelled, detections)
+    out["ms_per_frame"] = round(1000.0 * seconds / len(labelled), 1)
+    out["frames"] = len(labelled)
+    out["detector"] = detector.describe()
+    return out

@@ -1,0 +1,382 @@
+"""Media I/O: probe a file, stream sampled analysis frames, stream mono audio.
+
+Takes a path; gives a `MediaInfo`, an iterator of `Frame` (time from PTS, BGR scaled right
+after decoding) and an `AudioTrack` of float32 chunks. Memory stays bounded whatever the
+length of the match: frames and audio are produced one at a time / one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import MediaError
+from .types import AudioStreamInfo, Frame, MediaInfo
+
+log = logging.getLogger(__name__)
+
+_VFR_SPREAD = 0.25  # relative spread of frame gaps above which a stream counts as variable rate
+_VFR_PACKETS = 600  # packets demuxed (not decoded) to judge the frame rate
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: no such file")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a directory, not a video file")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise MediaError(f"{p}: cannot read ({exc.strerror})") from None
+    if size == 0:
+        raise MediaError(f"{p}: file is empty (0 bytes)")
+    if not os.access(p, os.R_OK):
+        raise MediaError(f"{p}: permission denied")
+    return p
+
+
+def _open(p: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(p), mode="r", metadata_errors="ignore")
+    except av.error.InvalidDataError:
+        raise MediaError(f"{p}: not a media file that ffmpeg can read (invalid data)") from None
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{p}: cannot open as media ({exc.strerror or exc})") from None
+
+
+def _origin_s(container) -> float:
+    """Time zero of the file: frame and audio times are measured from here."""
+    start = container.start_time
+    return start / av.time_base if start is not None else 0.0
+
+
+def _stream_rotation(stream) -> int:
+    """Clockwise rotation a player applies for display, from the display matrix or tag."""
+    tag = stream.metadata.get("rotate") if stream.metadata else None
+    if tag:
+        try:
+            return int(float(tag)) % 360
+        except ValueError:
+            pass
+    return 0
+
+
+def _frame_rotation(frame) -> int:
+    """Clockwise display rotation of a decoded frame (PyAV reports counter-clockwise)."""
+    ccw = getattr(frame, "rotation", 0) or 0
+    return int(round(-ccw)) % 360
+
+
+def _gap_spread(stream, container) -> tuple[bool, int]:
+    """Judge variable frame rate from packet timestamps of the first packets (no decoding)."""
+    pts = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                pts.append(packet.pts)
+            if len(pts) >= _VFR_PACKETS:
+                break
+    except av.error.FFmpegError:
+        pass
+    if len(pts) < 3:
+        return False, len(pts)
+    gaps = np.diff(np.sort(np.asarray(pts, np.float64)))
+    gaps = gaps[gaps > 0]
+    if len(gaps) < 2:
+        return False, len(pts)
+    med = float(np.median(gaps))
+    lo, hi = np.percentile(gaps, [5, 95])
+    return bool((hi - lo) / med > _VFR_SPREAD), len(pts)
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """What the file holds: duration, frame rate (and whether variable), display size, audio.
+
+    Raises MediaError with a one-line reason for anything that is not readable footage
+    (missing, directory, empty, not media, no decodable video frame).
+    """
+    p = _check_path(path)
+    container = _open(p)
+    try:
+        audio = tuple(
+            AudioStreamInfo(
+                index=s.index,
+                codec=s.codec_context.name,
+                channels=s.codec_context.channels,
+                sample_rate=s.codec_context.sample_rate,
+                duration_s=float(s.duration * s.time_base) if s.duration else None,
+            )
+            for s in container.streams.audio
+        )
+        duration = container.duration / av.time_base if container.duration else 0.0
+        if not container.streams.video:
+            return MediaInfo(
+                path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
+                duration_s=duration, has_video=False, audio=audio,
+            )
+        v = container.streams.video[0]
+        cc = v.codec_context
+        if v.duration and v.time_base:
+            duration = max(duration, 0.0) or float(v.duration * v.time_base)
+        # Decode one frame: proves the stream is readable and gives the display rotation.
+        first = None
+        try:
+            for first in container.decode(v):
+                break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{p}: video stream cannot be decoded ({exc.strerror or exc})") from None
+        if first is None:
+            raise MediaError(f"{p}: video stream holds no decodable frame (truncated or empty)")
+        rotation = _frame_rotation(first) or _stream_rotation(v)
+        cw, ch = first.width, first.height
+        w, h = (ch, cw) if rotation in (90, 270) else (cw, ch)
+        container.seek(0)
+        vfr, _ = _gap_spread(v, container)
+        fps = float(v.average_rate) if v.average_rate else (float(v.guessed_rate) if v.guessed_rate else 0.0)
+        if duration <= 0:
+            raise MediaError(f"{p}: video has zero length")
+        return MediaInfo(
+            path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
+            duration_s=float(duration), has_video=True, codec=cc.name, width=w, height=h,
+            coded_width=cw, coded_height=ch, rotation=rotation, fps=fps, vfr=vfr,
+            n_frames=v.frames or None, has_b_frames=bool(cc.has_b_frames), audio=audio,
+        )
+    finally:
+        container.close()
+
+
+def fingerprint(path: str | os.PathLike, duration_s: float | None = None) -> str:
+    """sha256 of size, duration, first and last MiB: cheap, stable, changes with the content."""
+    p = _check_path(path)
+    size = p.stat().st_size
+    if duration_s is None:
+        duration_s = probe(p).duration_s
+    h = hashlib.sha256()
+    h.update(f"{size}:{duration_s:.3f}".encode())
+    mib = 1 << 20
+    with open(p, "rb") as f:
+        h.update(f.read(mib))
+        if size > mib:
+            f.seek(max(size - mib, mib))
+            h.update(f.read(mib))
+    return h.hexdigest()
+
+
+def analysis_size(info: MediaInfo, width: int | None) -> tuple[int, int]:
+    """Display size of analysis frames for a target width (even numbers, aspect kept)."""
+    if not width or width >= info.width:
+        return info.width, info.height
+    h = int(round(info.height * width / info.width / 2)) * 2
+    return int(width), max(h, 2)
+
+
+@dataclass
+class FrameStream:
+    """Iterator of sampled `Frame`s; counts what it decoded, skipped and could not decode."""
+
+    path: Path
+    info: MediaInfo
+    fps: float
+    width: int | None
+    skip_nonref: bool = True
+    skip_nonref_min_ratio: float = 3.0
+    threads: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    decoded: int = 0
+    emitted: int = 0
+    decode_errors: int = 0
+    skipping_nonref: bool = field(default=False, init=False)
+
+    def __iter__(self) -> Iterator[Frame]:
+        info = self.info
+        out_w, out_h = analysis_size(info, self.width)
+        scale = out_w / info.width
+        rot = info.rotation
+        # The decoder scales the stored (unrotated) picture; rotation comes after.
+        dec_w, dec_h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
+        step = 1.0 / self.fps
+        container = _open(self.path)
+        try:
+            v = container.streams.video[0]
+            v.thread_type = "AUTO"
+            if self.threads:
+                v.codec_context.thread_count = self.threads
+            ratio = (info.fps or self.fps) / self.fps
+            if self.skip_nonref and ratio >= self.skip_nonref_min_ratio:
+                v.codec_context.skip_frame = "NONREF"
+                self.skipping_nonref = True
+            origin = _origin_s(container)
+            # Tolerance: half a source frame, so a 29.97 fps source still lands on a 5 fps grid.
+            tol = 0.5 / max(info.fps, self.fps) if info.fps else 0.5 * step
+            next_t = self.start_s or 0.0
+            if self.start_s:
+                container.seek(int(max(self.start_s + origin, 0) / v.time_base), stream=v, backward=True)
+            for packet in container.demux(v):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:
+                    self.decode_errors += 1
+                    continue
+                for frame in decoded:
+                    self.decoded += 1
+                    if frame.pts is None:
+                        continue
+                    t = float(frame.pts * v.time_base) - origin
+                    if self.end_s is not None and t >= self.end_s:
+                        return
+                    if t < next_t - tol:
+                        continue
+                    img = frame.to_ndarray(width=dec_w, height=dec_h, format="bgr24", interpolation="AREA")
+                    if rot == 90:
+                        img = np.ascontiguousarray(np.rot90(img, k=-1))
+                    elif rot == 180:
+                        img = np.ascontiguousarray(img[::-1, ::-1])
+                    elif rot == 270:
+                        img = np.ascontiguousarray(np.rot90(img, k=1))
+                    yield Frame(t_s=t, image=img, index=self.emitted, scale=scale)
+                    self.emitted += 1
+                    next_t = (math.floor((t + tol) / step) + 1) * step
+        finally:
+            container.close()
+
+    def stats(self) -> dict:
+        return {
+            "decoded": self.decoded,
+            "emitted": self.emitted,
+            "decode_errors": self.decode_errors,
+            "skip_nonref": self.skipping_nonref,
+        }
+
+
+def frames(
+    path: str | os.PathLike,
+    fps: float = 5.0,
+    width: int | None = 640,
+    *,
+    skip_nonref: bool = True,
+    skip_nonref_min_ratio: float = 3.0,
+    threads: int = 0,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    info: MediaInfo | None = None,
+) -> FrameStream:
+    """Sampled frames at `fps` and display `width` (None = native), times from PTS.
+
+    Scaling happens in swscale right after decoding (h264 cannot decode at reduced size).
+    With `skip_nonref`, non-reference frames are not decoded when the source rate is at least
+    `skip_nonref_min_ratio` times `fps`; times stay exact because they come from PTS.
+    """
+    if fps <= 0:
+        raise ValueError("fps must be positive")
+    p = _check_path(path)
+    info = info or probe(p)
+    if not info.has_video:
+        raise MediaError(f"{p}: has no video stream (audio-only file?)")
+    return FrameStream(p, info, fps, width, skip_nonref, skip_nonref_min_ratio, threads, start_s, end_s)
+
+
+@dataclass
+class AudioTrack:
+    """Mono float32 audio in chunks; sample i of the concatenation is at t = i / sr.
+
+    `present` is False (with `reason`) for a file without an audio stream; an all-zero
+    stream is present but `silent` once read (the signals treat both as gaps).
+    """
+
+    path: Path
+    sr: int
+    chunk_s: float
+    present: bool
+    reason: str = ""
+    duration_s: float = 0.0
+    stream_index: int | None = None
+    decode_errors: int = 0
+    peak: float = 0.0
+
+    @property
+    def silent(self) -> bool:
+        return self.present and self.peak == 0.0
+
+    def chunks(self) -> Iterator[tuple[float, np.ndarray]]:
+        """Yield (t0_s, samples) with contiguous samples from t = 0, padded or trimmed so
+        that the audio lines up with the video's time zero."""
+        if not self.present:
+            return
+        chunk_n = max(int(self.chunk_s * self.sr), 1)
+        container = _open(self.path)
+        try:
+            stream = container.streams.audio[0] if self.stream_index is None else container.streams[self.stream_index]
+            origin = _origin_s(container)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sr)
+            buf: list[np.ndarray] = []
+            buffered = 0
+            emitted = 0  # samples yielded so far
+            started = False
+            self.peak = 0.0
+
+            def take(arr: np.ndarray):
+                nonlocal buffered
+                buf.append(arr)
+                buffered += len(arr)
+
+            def frames_out(frame_list):
+                nonlocal started
+                for rf in frame_list:
+                    arr = rf.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    if not started:
+                        started = True
+                        t0 = (float(rf.pts * rf.time_base) - origin) if rf.pts is not None else 0.0
+                        lead = int(round(t0 * self.sr))
+                        if lead > 0:
+                            take(np.zeros(lead, np.float32))
+                        elif lead < 0:
+                            arr = arr[-lead:]
+                    take(arr)
+
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:
+                    self.decode_errors += 1
+                    continue
+                for frame in decoded:
+                    frames_out(resampler.resample(frame))
+                while buffered >= chunk_n:
+                    whole = np.concatenate(buf)
+                    out, rest = whole[:chunk_n], whole[chunk_n:]
+                    buf, buffered = [rest], len(rest)
+                    self.peak = max(self.peak, float(np.max(np.abs(out))) if len(out) else 0.0)
+                    yield emitted / self.sr, out
+                    emitted += len(out)
+            frames_out(resampler.resample(None))
+            if buffered:
+                out = np.concatenate(buf)
+                self.peak = max(self.peak, float(np.max(np.abs(out))) if len(out) else 0.0)
+                yield emitted / self.sr, out
+        finally:
+            container.close()
+
+    def read_all(self) -> np.ndarray:
+        """The whole track in memory: for short clips and tests only."""
+        parts = [c for _, c in self.chunks()]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def audio(path: str | os.PathLike, sr: int = 22050, chunk_s: float = 30.0, info: MediaInfo | None = None) -> AudioTrack:
+    """The first audio stream as mono float32 at `sr`, or an explicit 'no audio' track."""
+    p = _check_path(path)
+    info = info or probe(p)
+    if not info.audio:
+        return AudioTrack(p, sr, chunk_s, present=False, reason=f"no audio stream in {p.name}", duration_s=info.duration_s)
+    a = info.audio[0]
+    return AudioTrack(p, sr, chunk_s, present=True, duration_s=a.duration_s or info.duration_s, stream_index=a.index)

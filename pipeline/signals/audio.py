@@ -1,0 +1,314 @@
+"""Crowd and commentary excitement from the soundtrack, per timeline bin.
+
+Takes mono float32 chunks (streamed: only the features of the bin being filled are kept,
+never the waveform); gives raw per-bin columns `audio_loudness` (dB over a rolling baseline),
+`audio_roar` (sustained broadband bed, dB over its baseline), `audio_voice` (commentator
+pitch rise, semitones) and `audio_onsets` (per second), plus peaks with prominence/duration.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import librosa
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import find_peaks as _scipy_find_peaks
+
+from ..types import Timeline
+from .timeline import n_bins
+
+COLUMNS = ("audio_loudness", "audio_roar", "audio_voice", "audio_onsets")
+UNITS = {
+    "audio_loudness": "dB over baseline",
+    "audio_roar": "dB over baseline",
+    "audio_voice": "semitones over baseline",
+    "audio_onsets": "onsets/s",
+}
+# Columns averaged into the excitement curve that audio peaks are picked on. Onsets are
+# left out: dense onsets are as often fast talk as excitement.
+EXCITEMENT_COLUMNS = ("audio_loudness", "audio_roar", "audio_voice")
+_VOICE_MAX_HZ = 2000.0  # pitch autocorrelation uses the spectrum below this (voice harmonics)
+_VOICED_MIN_SHARE = 0.2  # a bin with fewer voiced frames has no voice pitch
+_EPS = 1e-12
+
+
+def _rolling_nanmedian(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling median ignoring NaN; window in samples (made odd)."""
+    n = len(x)
+    if n == 0:
+        return x.copy()
+    window = max(1, min(window, 2 * n - 1)) | 1
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    view = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmedian(view, axis=1)
+
+
+class AudioAnalyzer:
+    """Streaming feature extractor: `update(t0_s, samples)` per chunk, then `finish()`.
+
+    State is bounded: the unframed tail of the last chunk and the frame features of bins not
+    yet complete (at most one bin plus one chunk's frames), plus a few floats per bin.
+    """
+
+    def __init__(self, sr: int, duration_s: float, cfg) -> None:
+        a = cfg.audio
+        if sr <= 0:
+            raise ValueError(f"sr must be positive, got {sr}")
+        if a.hop_length > a.n_fft:
+            raise ValueError("hop_length must not exceed n_fft")
+        self.sr, self.cfg, self.bin_s = sr, a, float(cfg.bin_s)
+        self.n = n_bins(duration_s, self.bin_s)
+        self.n_fft, self.hop = a.n_fft, a.hop_length
+        self.window = librosa.filters.get_window("hann", self.n_fft, fftbins=True).astype(np.float32)
+        self.mel_fb = librosa.filters.mel(sr=sr, n_fft=self.n_fft, n_mels=a.n_mels, fmin=a.fmin_hz,
+                                          fmax=min(a.fmax_hz, sr / 2))
+        freqs = np.fft.rfftfreq(self.n_fft, 1.0 / sr)
+        self.voice_band = freqs <= _VOICE_MAX_HZ
+        # Autocorrelation of the window itself: dividing by it removes the taper's bias
+        # (Boersma 1993), so a periodic frame scores near 1 at its period.
+        acw = np.fft.irfft(np.abs(np.fft.rfft(self.window)) ** 2, self.n_fft)
+        self.acw = np.maximum(acw / acw[0], 1e-3)
+        self.lag_lo = max(int(sr / a.voice_fmax_hz), 2)
+        self.lag_hi = min(int(sr / a.voice_fmin_hz), self.n_fft // 2)
+        self._tail = np.zeros(0, np.float32)
+        self._tail_start = 0  # global sample index of _tail[0]
+        self._prev_logmel: np.ndarray | None = None
+        self._pending: dict[str, np.ndarray] | None = None
+        # per-bin results
+        self.power = np.full(self.n, np.nan)
+        self.bed_power = np.full(self.n, np.nan)
+        self.onsets = np.full(self.n, np.nan)
+        self.voiced = np.full(self.n, np.nan)
+        self.pitch_st = np.full(self.n, np.nan)
+        self.samples_seen = 0
+
+    # -- per-frame features -------------------------------------------------------------
+    def _frame_features(self, frames: np.ndarray, t_s: np.ndarray) -> dict[str, np.ndarray]:
+        x = frames * self.window
+        spec = np.fft.rfft(x, axis=1)
+        power = (spec.real**2 + spec.imag**2).astype(np.float32)  # (F, n_fft/2+1)
+        mel = power @ self.mel_fb.T  # (F, n_mels)
+        logmel = 10.0 * np.log10(mel + _EPS)
+        prev = self._prev_logmel if self._prev_logmel is not None else logmel[:1]
+        flux = np.maximum(np.diff(np.vstack([prev, logmel]), axis=0), 0.0).mean(axis=1)
+        self._prev_logmel = logmel[-1:]
+        # Periodicity: normalised autocorrelation from the low band of the power spectrum.
+        vp = np.where(self.voice_band, power, 0.0)
+        ac = np.fft.irfft(vp, self.n_fft, axis=1)[:, : self.lag_hi + 2]
+        r = ac / np.maximum(ac[:, :1], _EPS) / self.acw[: ac.shape[1]]
+        seg = r[:, self.lag_lo : self.lag_hi + 1]
+        rmax = seg.max(axis=1)
+        # Shortest lag whose local peak is within 10 % of the best: avoids octave-down errors.
+        inner = seg[:, 1:-1]
+        is_peak = (inner >= seg[:, :-2]) & (inner >= seg[:, 2:]) & (inner >= 0.9 * rmax[:, None])
+        first = np.where(is_peak.any(axis=1), is_peak.argmax(axis=1) + 1, seg.argmax(axis=1))
+        f0 = self.sr / (first + self.lag_lo)
+        return {
+            "t": t_s,
+            "ms": np.mean(frames.astype(np.float64) ** 2, axis=1),
+            "logmel": logmel,
+            "flux": flux,
+            "rmax": rmax,
+            "pitch_st": 12.0 * np.log2(f0 / 100.0),
+        }
+
+    def _reduce_bin(self, b: int, f: dict[str, np.ndarray]) -> None:
+        a = self.cfg
+        self.power[b] = float(np.mean(f["ms"]))
+        bed = np.percentile(f["logmel"], a.bed_percentile, axis=0)  # per band
+        self.bed_power[b] = float(np.mean(10.0 ** (bed / 10.0)))
+        flux = f["flux"]
+        if len(flux) >= 3:
+            peak = (flux[1:-1] > flux[:-2]) & (flux[1:-1] >= flux[2:]) & (flux[1:-1] >= a.onset_delta_db)
+            self.onsets[b] = float(peak.sum()) / self.bin_s
+        else:
+            self.onsets[b] = float(np.sum(flux >= a.onset_delta_db)) / self.bin_s
+        voiced = f["rmax"] >= a.voiced_min
+        self.voiced[b] = float(voiced.mean())
+        if voiced.mean() >= _VOICED_MIN_SHARE:
+            self.pitch_st[b] = float(np.median(f["pitch_st"][voiced]))
+
+    def _flush(self, final: bool) -> None:
+        p = self._pending
+        if p is None or len(p["t"]) == 0:
+            return
+        bins = np.floor(p["t"] / self.bin_s).astype(np.int64)
+        last_complete = bins.max() if final else bins.max() - 1
+        done = bins <= last_complete
+        if done.any():
+            idx = bins[done]
+            bounds = np.flatnonzero(np.diff(idx)) + 1
+            starts = np.concatenate([[0], bounds])
+            ends = np.concatenate([bounds, [len(idx)]])
+            for s, e in zip(starts, ends):
+                b = int(idx[s])
+                if 0 <= b < self.n:
+                    self._reduce_bin(b, {k: v[done][s:e] for k, v in p.items()})
+        self._pending = {k: v[~done] for k, v in p.items()}
+
+    # -- streaming API ------------------------------------------------------------------
+    def update(self, t0_s: float, samples: np.ndarray) -> None:
+        """Feed the next contiguous chunk (mono float32; t0_s is checked for gaps)."""
+        y = np.asarray(samples, np.float32).reshape(-1)
+        start = int(round(t0_s * self.sr))
+        if start > self._tail_start + len(self._tail):  # a hole in the stream: pad with zeros
+            y = np.concatenate([np.zeros(start - self._tail_start - len(self._tail), np.float32), y])
+        buf = np.concatenate([self._tail, y])
+        self.samples_seen += len(samples)
+        if len(buf) < self.n_fft:
+            self._tail = buf
+            return
+        n_frames = 1 + (len(buf) - self.n_fft) // self.hop
+        frames = librosa.util.frame(buf[: (n_frames - 1) * self.hop + self.n_fft], frame_length=self.n_fft,
+                                    hop_length=self.hop, axis=0)
+        t = (self._tail_start + np.arange(n_frames) * self.hop + self.n_fft / 2) / self.sr
+        feats = self._frame_features(frames, t)
+        if self._pending is None:
+            self._pending = feats
+        else:
+            self._pending = {k: np.concatenate([self._pending[k], feats[k]]) for k in feats}
+        consumed = n_frames * self.hop
+        self._tail = buf[consumed:].copy()
+        self._tail_start += consumed
+        self._flush(final=False)
+
+    def finish(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Columns in raw units (NaN = gap) and meta (units, raw levels, gaps)."""
+        self._flush(final=True)
+        a = self.cfg
+        level_db = 10.0 * np.log10(self.power + _EPS)
+        silent = ~(level_db >= a.silence_dbfs)  # NaN (never fed) counts as silent too
+        level_db[silent] = np.nan
+        bed_db = 10.0 * np.log10(self.bed_power + _EPS)
+        bed_db[silent] = np.nan
+        w = int(round(a.baseline_s / self.bin_s))
+        loud = level_db - _rolling_nanmedian(level_db, w)
+        roar = bed_db - _rolling_nanmedian(bed_db, w)
+        pitch = self.pitch_st.copy()
+        pitch[silent] = np.nan
+        rise = pitch - _rolling_nanmedian(pitch, int(round(a.voice_baseline_s / self.bin_s)))
+        # No voiced frames is no evidence of an excited voice, not a gap: 0 semitones.
+        voice = np.where(np.isfinite(rise), rise, 0.0)
+        voice[silent] = np.nan
+        onsets = self.onsets.copy()
+        onsets[silent] = np.nan
+        columns = {"audio_loudness": loud, "audio_roar": roar, "audio_voice": voice, "audio_onsets": onsets}
+        gap_share = float(silent.mean()) if self.n else 1.0
+        meta = {
+            "units": dict(UNITS),
+            "level_dbfs": level_db,
+            "silent_share": gap_share,
+            "gap": "audio silent" if gap_share == 1.0 else None,
+        }
+        return columns, meta
+
+
+def audio_signals(
+    chunks: Iterable[tuple[float, np.ndarray]], sr: int, duration_s: float, cfg
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-bin audio columns from streamed chunks.
+
+    Parameters
+    ----------
+    chunks : (t0_s, mono float32 samples), contiguous, sample i at t = i / sr.
+    sr : sample rate in Hz.
+    duration_s : length of the timeline (the video), s.
+    cfg : `SignalsConfig` (uses `bin_s` and the `audio` section).
+
+    Returns (columns, meta): columns are `COLUMNS` in raw units (see `UNITS`), NaN in bins
+    quieter than `silence_dbfs` (digital silence is a gap, not calm play).
+
+    Example
+    -------
+    >>> track = media.audio(path, sr=cfg.media.audio_sr)
+    >>> cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg.signals)
+    """
+    analyzer = AudioAnalyzer(sr, duration_s, cfg)
+    for t0_s, samples in chunks:
+        analyzer.update(t0_s, samples)
+    return analyzer.finish()
+
+
+def missing_audio(duration_s: float, cfg, reason: str) -> tuple[dict[str, np.ndarray], dict]:
+    """All-NaN audio columns for a file without (usable) audio: an explicit gap."""
+    n = n_bins(duration_s, cfg.bin_s)
+    cols = {name: np.full(n, np.nan) for name in COLUMNS}
+    return cols, {"units": dict(UNITS), "silent_share": 1.0, "gap": reason}
+
+
+def excitement_curve(columns: Mapping[str, np.ndarray], names: Iterable[str] = EXCITEMENT_COLUMNS) -> np.ndarray:
+    """Mean of the normalised audio columns present (NaN where all are NaN)."""
+    arrs = [np.asarray(columns[k], np.float64) for k in names if k in columns]
+    if not arrs:
+        raise ValueError("no audio columns to build an excitement curve from")
+    stack = np.vstack(arrs)
+    count = np.isfinite(stack).sum(axis=0)
+    total = np.nansum(stack, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def find_peaks(
+    curve: np.ndarray, bin_s: float, *, min_prominence: float, min_duration_s: float, smooth_s: float = 0.0
+) -> list[dict]:
+    """Peaks of a per-bin curve with their prominence and duration.
+
+    The curve is smoothed with a moving average of `smooth_s`, NaN gaps count as baseline
+    (0). A peak must rise `min_prominence` above its surroundings and stay above half that
+    rise for `min_duration_s` (a roar lasts seconds; a shout does not).
+
+    Returns a list of {"t_s", "value", "prominence", "duration_s", "start_s", "end_s"},
+    times at bin centres, sorted by time.
+    """
+    x = np.asarray(curve, np.float64)
+    if len(x) == 0:
+        return []
+    x = np.where(np.isfinite(x), x, 0.0)
+    k = int(round(smooth_s / bin_s)) | 1  # odd: a centred filter that does not shift peaks
+    if k > 1:
+        x = uniform_filter1d(x, size=k, mode="nearest")
+    # Pad so a peak at the very start or end of the clip is still a peak.
+    padded = np.concatenate([[0.0], x, [0.0]])
+    idx, props = _scipy_find_peaks(padded, prominence=min_prominence, width=0, rel_height=0.5)
+    out = []
+    for j, i in enumerate(idx):
+        dur = float(props["widths"][j]) * bin_s
+        if dur < min_duration_s:
+            continue
+        out.append({
+            "t_s": (i - 1 + 0.5) * bin_s,
+            "value": float(padded[i]),
+            "prominence": float(props["prominences"][j]),
+            "duration_s": dur,
+            "start_s": max(float(props["left_ips"][j]) - 0.5, 0.0) * bin_s,
+            "end_s": min(float(props["right_ips"][j]) - 0.5, len(x)) * bin_s,
+        })
+    return out
+
+
+def audio_peaks(timeline: Timeline, cfg) -> list[dict]:
+    """Audio excitement peaks of a built (normalised) timeline, with raw levels for reasons.
+
+    `cfg` is `SignalsConfig`. Each peak also carries `loudness_db` and `roar_db` (dB over
+    the rolling baseline at the peak bin) when the timeline holds the raw columns.
+    """
+    a = cfg.audio
+    if not any(k in timeline.columns for k in EXCITEMENT_COLUMNS):
+        return []
+    curve = excitement_curve(timeline.columns)
+    peaks = find_peaks(curve, timeline.bin_s, min_prominence=a.peak_min_z,
+                       min_duration_s=a.peak_min_duration_s, smooth_s=a.peak_smooth_s)
+    raw = timeline.meta.get("raw", {})
+    for p in peaks:
+        b = min(int(p["t_s"] / timeline.bin_s), len(timeline.t_s) - 1)
+        for key, name in (("loudness_db", "audio_loudness"), ("roar_db", "audio_roar"), ("voice_st", "audio_voice")):
+            if name in raw and np.isfinite(raw[name][b]):
+                p[key] = float(raw[name][b])
+    return peaks

@@ -1,0 +1,157 @@
+"""The values that flow between stages: small frozen dataclasses over numpy arrays.
+
+Every arrow of the data flow in DESIGN.md is one of these. Times are seconds from the start
+of the file (`t_s`), boxes are xyxy in source pixels (after rotation metadata is applied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Detection classes. `person` is a human whose role the model cannot tell (COCO models).
+CLASS_NAMES: tuple[str, ...] = ("person", "player", "goalkeeper", "referee", "ball")
+CLASS_ID = {name: i for i, name in enumerate(CLASS_NAMES)}
+PERSON_CLASSES = (CLASS_ID["person"], CLASS_ID["player"], CLASS_ID["goalkeeper"], CLASS_ID["referee"])
+BALL = CLASS_ID["ball"]
+NO_TEAM = -1
+
+
+@dataclass(frozen=True)
+class AudioStreamInfo:
+    index: int
+    codec: str
+    channels: int
+    sample_rate: int
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What `media.probe` learns about a file without decoding it whole."""
+
+    path: str
+    size_bytes: int
+    container: str
+    duration_s: float
+    has_video: bool
+    codec: str | None = None
+    width: int = 0  # after rotation metadata
+    height: int = 0
+    coded_width: int = 0  # as stored
+    coded_height: int = 0
+    rotation: int = 0  # degrees clockwise a player applies for display
+    fps: float = 0.0  # average frame rate
+    vfr: bool = False
+    n_frames: int | None = None
+    has_b_frames: bool = False
+    audio: tuple[AudioStreamInfo, ...] = ()
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["audio"] = [dict(a.__dict__) for a in self.audio]
+        return d
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sampled frame at analysis size. `scale` = analysis px / source px."""
+
+    t_s: float
+    image: np.ndarray  # HxWx3 uint8 BGR
+    index: int  # running number of the sampled frame
+    scale: float
+
+
+@dataclass(frozen=True)
+class Detections:
+    """All detections of one frame; boxes in source pixels."""
+
+    t_s: float
+    xyxy: np.ndarray  # (N, 4) float32
+    score: np.ndarray  # (N,) float32
+    cls: np.ndarray  # (N,) int16, index into CLASS_NAMES
+    team: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))  # (N,) NO_TEAM/0/1
+
+    def __post_init__(self) -> None:
+        if len(self.team) != len(self.cls):
+            object.__setattr__(self, "team", np.full(len(self.cls), NO_TEAM, np.int16))
+
+    def __len__(self) -> int:
+        return len(self.cls)
+
+    def __getitem__(self, mask) -> "Detections":
+        return Detections(self.t_s, self.xyxy[mask], self.score[mask], self.cls[mask], self.team[mask])
+
+    @classmethod
+    def empty(cls, t_s: float) -> "Detections":
+        return cls(t_s, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16))
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Columnar track table: one row per (frame, tracked object)."""
+
+    t_s: np.ndarray  # (M,) float64
+    track_id: np.ndarray  # (M,) int32; the ball track has its own id
+    cls: np.ndarray  # (M,) int16
+    xyxy: np.ndarray  # (M, 4) float32, source pixels
+    score: np.ndarray  # (M,) float32
+    team: np.ndarray  # (M,) int16
+    interpolated: np.ndarray  # (M,) bool: filled across a short gap, not seen
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per-bin signal columns. NaN marks a gap (no audio, no pitch in view), never calm play."""
+
+    bin_s: float
+    t_s: np.ndarray  # (B,) bin starts
+    columns: dict[str, np.ndarray]  # "<group>_<name>" -> (B,) float
+    meta: dict = field(default_factory=dict)  # per-signal notes, raw units, gaps
+
+    @property
+    def duration_s(self) -> float:
+        return float(len(self.t_s) * self.bin_s)
+
+
+@dataclass
+class Segment:
+    """A candidate moment; the fields are the Contracts of DESIGN.md."""
+
+    id: str
+    start: float
+    end: float
+    peak: float
+    score: float
+    components: dict[str, float]
+    rank: int = 0
+    selected: bool = False
+    reason: str = ""
+    replay_of: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "peak": round(self.peak, 3),
+            "score": round(self.score, 4),
+            "components": {k: round(v, 4) for k, v in self.components.items()},
+            "rank": self.rank,
+            "selected": self.selected,
+            "reason": self.reason,
+            "replay_of": self.replay_of,
+        }

@@ -1,0 +1,210 @@
+"""Media I/O: probe, sampled frame stream with PTS times, aligned mono audio, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import media
+from pipeline.errors import MediaError
+
+from .conftest import REAL, ffmpeg, needs_shared, real_clip, run_cli
+
+# ---------------------------------------------------------------- generated clips
+
+
+def test_probe_generated_match(short_match):
+    info = media.probe(short_match)
+    assert info.has_video and info.has_audio
+    assert (info.width, info.height) == (640, 360)
+    assert info.fps == pytest.approx(25.0)
+    assert not info.vfr
+    assert info.duration_s == pytest.approx(20.0, abs=0.1)
+    assert info.audio[0].sample_rate == 44100
+
+
+@pytest.mark.parametrize("fps", [5.0, 2.0, 1.0])
+def test_frame_times_monotonic_at_requested_rate(short_match, fps):
+    stream = media.frames(short_match, fps=fps, width=320, skip_nonref=False)
+    ts = np.array([f.t_s for f in stream])
+    assert np.all(np.diff(ts) > 0)
+    assert len(ts) == pytest.approx(20.0 * fps, abs=1)
+    # On a constant 25 fps source every sample lands within half a source frame of its grid slot.
+    assert np.max(np.abs(ts - np.round(ts * fps) / fps)) <= 0.5 / 25 + 1e-6
+
+
+def test_frames_are_scaled_bgr_at_analysis_width(short_match):
+    f = next(iter(media.frames(short_match, fps=5, width=320)))
+    assert f.image.shape == (180, 320, 3) and f.image.dtype == np.uint8
+    assert f.scale == pytest.approx(0.5)
+    # The generated pitch is green: G is the dominant channel of a BGR frame.
+    b, g, r = f.image.reshape(-1, 3).mean(0)
+    assert g > r and g > b
+
+
+def test_skip_nonref_keeps_times_correct(short_match):
+    plain = [f.t_s for f in media.frames(short_match, fps=5, width=160, skip_nonref=False)]
+    stream = media.frames(short_match, fps=5, width=160, skip_nonref=True)
+    skipped = [f.t_s for f in stream]
+    assert stream.stats()["skip_nonref"] is True
+    assert stream.stats()["decoded"] < 500  # 20 s at 25 fps = 500 frames; B-frames were skipped
+    assert np.all(np.diff(skipped) > 0)
+    # Each sample is a real frame (multiple of 1/25 s) near its grid slot.
+    assert np.allclose(np.round(np.array(skipped) * 25), np.array(skipped) * 25, atol=1e-3)
+    assert len(skipped) >= len(plain) * 0.9
+
+
+def test_start_and_end_window(short_match):
+    ts = [f.t_s for f in media.frames(short_match, fps=5, width=160, start_s=10.0, end_s=12.0)]
+    assert ts[0] == pytest.approx(10.0, abs=0.05)
+    assert ts[-1] < 12.0 and len(ts) == pytest.approx(10, abs=1)
+
+
+def test_rotation_metadata_gives_display_size(synth_dir, small_match):
+    rotated = synth_dir / "portrait.mp4"
+    ffmpeg("-display_rotation", "90", "-i", str(small_match), "-c", "copy", str(rotated))
+    info = media.probe(rotated)
+    assert (info.width, info.height) == (180, 320)
+    assert info.rotation in (90, 270)
+    f = next(iter(media.frames(rotated, fps=1, width=90)))
+    assert f.image.shape[:2] == (160, 90)
+
+
+@pytest.mark.parametrize("rate", ["30000/1001", "60000/1001"])
+def test_ntsc_rates(synth_dir, small_match, rate):
+    out = synth_dir / f"ntsc_{rate.split('/')[0]}.mp4"
+    ffmpeg("-i", str(small_match), "-t", "4", "-r", rate, "-c:v", "libx264", "-preset", "ultrafast", "-an", str(out))
+    info = media.probe(out)
+    assert info.fps == pytest.approx(eval(rate), rel=1e-3)
+    assert not info.vfr
+    ts = np.array([f.t_s for f in media.frames(out, fps=5, width=160)])
+    assert len(ts) == pytest.approx(20, abs=1)
+    assert np.all(np.diff(ts) > 0.1)
+
+
+def test_audio_is_mono_float_aligned_and_not_constant(short_match):
+    track = media.audio(short_match, sr=22050, chunk_s=3.0)
+    assert track.present
+    chunks = list(track.chunks())
+    assert all(c.dtype == np.float32 and c.ndim == 1 for _, c in chunks)
+    t0s = [t for t, _ in chunks]
+    assert t0s[0] == 0.0 and np.allclose(np.diff(t0s), 3.0)  # contiguous chunks
+    x = np.concatenate([c for _, c in chunks])
+    assert len(x) / 22050 == pytest.approx(20.0, abs=0.1)
+    assert np.std(x) > 1e-3 and track.peak > 0.01
+
+
+def test_audio_chunking_does_not_change_samples(short_match):
+    a = media.audio(short_match, sr=16000, chunk_s=1.0).read_all()
+    b = media.audio(short_match, sr=16000, chunk_s=7.0).read_all()
+    assert len(a) == len(b) and np.array_equal(a, b)
+
+
+def test_audio_alignment_with_delayed_audio(synth_dir, small_match):
+    """Audio that starts 1 s after the video is padded so sample i stays at t = i / sr."""
+    delayed = synth_dir / "delayed_audio.mp4"
+    ffmpeg("-i", str(small_match), "-itsoffset", "1.0", "-i", str(small_match), "-map", "0:v", "-map", "1:a", "-c", "copy", str(delayed))
+    ref = media.audio(small_match, sr=8000).read_all()
+    x = media.audio(delayed, sr=8000).read_all()
+    lead = x[: int(0.9 * 8000)]
+    assert np.max(np.abs(lead)) < 1e-4
+    # The same sound shows up 1 s later.
+    env_ref = np.abs(ref[:40000]).reshape(-1, 400).mean(1)
+    env_x = np.abs(x[:48000]).reshape(-1, 400).mean(1)
+    lag = np.argmax(np.correlate(env_x - env_x.mean(), env_ref - env_ref.mean(), "full")) - (len(env_ref) - 1)
+    assert lag * 400 / 8000 == pytest.approx(1.0, abs=0.1)
+
+
+def test_no_audio_stream_is_explicit(video_only):
+    track = media.audio(video_only)
+    assert not track.present and "no audio" in track.reason
+    assert list(track.chunks()) == []
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("missing", "no such file"), ("directory", "directory"), ("empty", "empty"),
+    ("text", "not a media file"), ("truncated", ""),
+])
+def test_bad_inputs_raise_media_error(bad_inputs, kind, needle):
+    with pytest.raises(MediaError) as exc:
+        media.probe(bad_inputs[kind])
+    assert needle in str(exc.value)
+
+
+def test_audio_only_where_video_is_needed(bad_inputs):
+    info = media.probe(bad_inputs["audio_only"])
+    assert not info.has_video and info.has_audio
+    with pytest.raises(MediaError, match="no video stream"):
+        media.frames(bad_inputs["audio_only"])
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "empty", "text", "truncated"])
+def test_cli_bad_input_one_line_exit_3(bad_inputs, kind):
+    r = run_cli("probe", bad_inputs[kind])
+    assert r.returncode == 3, r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
+
+
+# ---------------------------------------------------------------- real clips
+
+
+REAL_VIDEOS = {
+    # path: (width, height, fps, vfr, audio channels or None)
+    "laliga_rm_sevilla_audio/soccer.mp4": (1280, 720, 29.97, False, 2),
+    "seriea_inter_napoli_audio/match.mp4": (1280, 720, 25.0, False, 2),
+    "seriea_inter_quiet_audio/football.mp4": (848, 478, 59.98, False, 2),
+    "tactical_cam_crowd_only_audio/football.mp4": (1280, 720, 29.97, False, 2),
+    "goal_benfica_porto_audio/goal.mp4": (1280, 576, 25.28, True, 2),
+    "goal_barca_athletic_replays_audio/mesi.mp4": (426, 240, 30.0, False, 2),
+    "amateur_indoor_noaudio/football4.mp4": (960, 540, 25.0, False, None),
+    "amateur_indoor_noaudio/football.mp4": (540, 960, 25.0, False, 2),
+}
+
+
+@needs_shared
+@pytest.mark.parametrize("rel", sorted(REAL_VIDEOS))
+def test_probe_real_clips(rel):
+    w, h, fps, vfr, ch = REAL_VIDEOS[rel]
+    info = media.probe(real_clip(rel))
+    assert (info.width, info.height) == (w, h)
+    assert info.fps == pytest.approx(fps, abs=0.02)
+    assert info.vfr == vfr
+    assert (info.audio[0].channels if info.audio else None) == ch
+
+
+@needs_shared
+def test_vfr_clip_times_follow_pts():
+    """The Benfica clip is variable frame rate: sample times come from PTS, not index / fps."""
+    stream = media.frames(real_clip("goal_benfica_porto_audio/goal.mp4"), fps=5, width=320)
+    ts = np.array([f.t_s for f in stream])
+    assert ts[-1] == pytest.approx(11.6, abs=0.2)
+    assert len(ts) == pytest.approx(11.69 * 5, abs=2)
+    assert np.all(np.diff(ts) > 0.1)
+
+
+@needs_shared
+def test_all_zero_audio_is_present_but_silent():
+    track = media.audio(real_clip("amateur_indoor_noaudio/football.mp4"))
+    x = track.read_all()
+    assert track.present and track.silent and len(x) > 0 and not np.any(x)
+
+
+@needs_shared
+def test_real_audio_is_not_constant():
+    """moviepy's to_soundarray(fps=16000) returned a constant array on these clips."""
+    x = media.audio(real_clip("laliga_rm_sevilla_audio/soccer.mp4"), sr=16000).read_all()
+    assert len(x) / 16000 == pytest.approx(21.0, abs=0.1)
+    per_s = np.sqrt(np.mean(x[: 21 * 16000].reshape(21, -1) ** 2, axis=1))
+    assert per_s.std() > 0.005 and len(np.unique(np.round(x[:16000], 4))) > 100
+
+
+@needs_shared
+def test_audio_only_real_file():
+    info = media.probe(real_clip("crowd_audio_brazil_stadium/crowd.mp3"))
+    assert not info.has_video and info.audio[0].sample_rate == 16000
