@@ -147,6 +147,228 @@ def synth(output: str, duration: float, seed: int, size: str, fps: float, force:
     click.echo(f"truth {synth_mod.truth_path_for(out)}")
 
 
+class RichReporter:
+    """Progress bars per stage (with ETA) and one-line messages, on stderr."""
+
+    def stage(self, name: str, total: float | None):
+        return progress(name, total)
+
+    def message(self, text: str) -> None:
+        click.echo(text, err=True)
+
+
+def _target_option(f):
+    return click.option("--target-duration", type=click.FloatRange(min=1.0), default=None,
+                        help="Reel length in seconds (default: segments.target_fraction of the input).")(f)
+
+
+def _detector_option(f):
+    f = click.option("--weights", default=None, help="YOLO weights: a path (.pt/.onnx), a file in models/, or a name.")(f)
+    return click.option("--detector", type=click.Choice(["auto", "yolo", "classic"]), default=None,
+                        help="Detection backend (default: detect.backend from config).")(f)
+
+
+def _cache_option(f):
+    return click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                        help="Where analysis caches live (default OUT/cache); share it between output dirs.")(f)
+
+
+def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) -> None:
+    from rich.table import Table
+
+    console = _console()
+    chosen = sel.selected
+    table = Table(title=f"{len(chosen)} of {len(sel.segments)} candidate segments selected", show_lines=False)
+    for col in ("id", "rank", "start", "end", "score", "reason"):
+        table.add_column(col, overflow="fold")
+    for s in sorted(chosen, key=lambda s: s.start):
+        table.add_row(s.id, str(s.rank), _clock(s.start), _clock(s.end), f"{s.score:.2f}", s.reason)
+    console.print(table)
+    total = sum(s.duration for s in chosen)
+    console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"))
+    for n in sel.notes:
+        console.print(f"note      {n}", highlight=False)
+    console.print(f"outputs   {out}/segments.json, timeline.csv, config.yaml, run.json")
+    spent = sum(v for k, v in timings.items() if not k.startswith("cached_"))
+    console.print(f"time      {spent:.1f} s" + (" (analysis from cache)" if cache_hit else ""))
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60):02d}:{t % 60:05.2f}"
+
+
+def _analysis_cfg(config_path, overrides, detector, weights):
+    return load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights})
+
+
+@cli.command()
+@click.argument("video", type=click.Path())
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@_detector_option
+@_cache_option
+@config_options
+@click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
+def analyze(video, out, detector, weights, cache_dir, config_path, overrides, force):
+    """Decode, detect, track and score VIDEO into a timeline (cached for later steps)."""
+    import time as _time
+
+    from . import run as runmod
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    out = runmod.prepare(Path(out), force)
+    t0 = _time.perf_counter()
+    a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
+    runmod.save_state(out, a, cfg)
+    from .report.files import write_timeline_csv
+
+    sel = runmod.select_segments(a.timeline, cfg)
+    write_timeline_csv(out, a.timeline, sel.score)
+    from .outputs import write_text
+
+    write_text(out / "config.yaml", cfg.to_yaml())
+    timings = {**a.timings, "total_wall": _time.perf_counter() - t0}
+    runmod.write_run_json(out, "analyze", a.timings, {"cache_hit": a.cache_hit, "detector": a.detector})
+    click.echo(f"timeline  {out}/timeline.csv ({len(a.timeline.t_s)} bins of {a.timeline.bin_s} s, "
+               f"{len(a.timeline.columns)} signals){' from cache' if a.cache_hit else ''}")
+    click.echo(f"detector  {a.detector.get('backend')} {a.detector.get('auto_reason', '')}".rstrip())
+    for n in a.notes:
+        click.echo(f"note      {n}")
+    click.echo(f"time      {timings['total_wall']:.1f} s")
+
+
+def _render_step(out: Path, video: str, sel_segments, cfg, mode: str | None) -> tuple[Path, dict, float]:
+    import time as _time
+
+    from . import render as rendermod
+
+    t0 = _time.perf_counter()
+    reel = out / "reel.mp4"
+    with progress("render", 1.0) as update:
+        info = rendermod.render_reel(video, sel_segments, reel, cfg.render, progress=update, mode=mode)
+    return reel, info, _time.perf_counter() - t0
+
+
+@cli.command()
+@click.argument("video", type=click.Path())
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@_target_option
+@_detector_option
+@click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None,
+              help="moviepy: frame-exact re-encode (default); copy: ffmpeg stream copy at keyframes, fast, not frame-exact.")
+@click.option("--no-render", is_flag=True, help="Write the evidence files but no reel.")
+@_cache_option
+@config_options
+@click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
+def run(video, out, target_duration, detector, weights, render_mode, no_render, cache_dir, config_path, overrides, force):
+    """Everything: analyze VIDEO, pick the moments, render OUT/reel.mp4 and the evidence."""
+    import time as _time
+
+    from . import run as runmod
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    out = runmod.prepare(Path(out), force)
+    a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
+    runmod.save_state(out, a, cfg)
+    t0 = _time.perf_counter()
+    sel = runmod.select_segments(a.timeline, cfg, target_duration)
+    runmod.write_outputs(out, runmod.analysis_doc(a), a.timeline, sel, cfg)
+    timings = dict(a.timings, select=_time.perf_counter() - t0)
+    reel = None
+    render_info = {}
+    if not no_render and sel.selected:
+        reel, render_info, timings["render"] = _render_step(out, video, sel.selected, cfg, render_mode)
+    elif not sel.selected:
+        click.echo("note      no segment was selected: nothing to render", err=True)
+    runmod.write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
+    _summary(out, sel, reel, timings, a.cache_hit)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False, exists=False))
+@_target_option
+@click.option("--no-render", is_flag=True, help="Rewrite the evidence files only.")
+@click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
+@config_options
+def rescore(out, target_duration, no_render, render_mode, config_path, overrides):
+    """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
+    import time as _time
+
+    from . import run as runmod
+    from .config import load_config
+
+    out = Path(out)
+    doc, timeline = runmod.load_state(out)
+    base = out / "config.yaml"
+    cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
+    changed = [k for k in runmod.ANALYSIS_SECTIONS if cfg.section_dict(k) != doc.get("config_sections", {}).get(k, cfg.section_dict(k))]
+    t0 = _time.perf_counter()
+    sel = runmod.select_segments(timeline, cfg, target_duration)
+    runmod.write_outputs(out, doc, timeline, sel, cfg)
+    timings = {"select": _time.perf_counter() - t0}
+    reel = None
+    if not no_render and sel.selected:
+        reel, _, timings["render"] = _render_step(out, doc["input"], sel.selected, cfg, render_mode)
+    runmod.write_run_json(out, "rescore", timings, {"cache_hit": True})
+    if changed:
+        click.echo(f"note      {', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)", err=True)
+    _summary(out, sel, reel, timings, True)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--selection", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Selection file exported by the review page ({segments: [{id} or {start, end}]}).")
+@click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
+@config_options
+def render(out, selection, render_mode, config_path, overrides):
+    """Render OUT/reel.mp4 from OUT's selected segments, or from a selection file."""
+    from . import run as runmod
+    from .config import load_config
+    from .report.files import read_segments, segments_from_document
+    from .report.files import read_selection
+
+    out = Path(out)
+    doc, _ = runmod.load_state(out)
+    base = out / "config.yaml"
+    cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
+    segs = segments_from_document(read_segments(out))
+    if selection:
+        chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"])
+    else:
+        chosen = [s for s in segs if s.selected]
+    reel, info, seconds = _render_step(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode)
+    click.echo(f"reel      {reel} ({sum(s.duration for s in chosen):.1f} s, {len(chosen)} segments, {seconds:.1f} s to render)")
+
+
+@cli.command(name="eval")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--truth", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="Truth file: synth's *.truth.json or a labels.json ({events: [{type, time, start, end}]}).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def eval_cmd(out, truth, as_json):
+    """Goal recall, chance recall and reel precision of OUT against TRUTH."""
+    from .evaluate import evaluate_events
+    from .report.files import read_segments
+
+    doc = read_segments(Path(out))
+    try:
+        t = json.loads(Path(truth).read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{truth}: not valid JSON ({exc.msg})") from None
+    if not isinstance(t, dict) or "events" not in t:
+        raise ConfigError(f"{truth}: expected {{\"events\": [...]}}")
+    res = evaluate_events(doc["segments"], t, doc["input"]["duration"])
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+    click.echo(f"goal_recall    {fmt(res['goal_recall'])}  ({res['goals']} goals)")
+    click.echo(f"chance_recall  {fmt(res['chance_recall'])}  ({res['chances']} chances)")
+    click.echo(f"precision      {fmt(res['precision'])}  (reel {res['reel_s']:.1f} s)")
+    for e in res["events"]:
+        click.echo(f"  {e['type']:6s} {_clock(e['time'])}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure onto the documented exit codes."""
     try:

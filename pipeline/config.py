@@ -47,6 +47,7 @@ class DetectConfig(_Section):
     tile_overlap: float = Field(ge=0, lt=1)
     pitch_filter: bool
     ball: Literal["model", "classic", "both"]
+    ball_conf: float = Field(ge=0, le=1)
     ball_max_candidates: int = Field(ge=0, le=50)
     ball_min_score: float = Field(ge=0, le=1)
     classic_width: int | None = Field(ge=64, le=7680)
@@ -127,6 +128,12 @@ class SegmentsConfig(_Section):
     target_duration_s: float | None = Field(default=None, gt=0)
     min_len_s: float = Field(gt=0)
     max_len_s: float = Field(gt=0)
+    smooth_s: float = Field(ge=0)
+    min_prominence: float = Field(ge=0)
+    min_score: float
+    calm_fraction: float = Field(ge=0, le=1)
+    min_pre_s: float = Field(ge=0)
+    min_post_s: float = Field(ge=0)
     pre_roll_s: float = Field(ge=0)
     post_roll_s: float = Field(ge=0)
     snap_to_cut_s: float = Field(ge=0)

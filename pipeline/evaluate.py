@@ -191,3 +191,61 @@ def eval_detector(
     out["frames"] = len(labelled)
     out["detector"] = detector.describe()
     return out
+
+
+# ----------------------------------------------------------------------------- events in the reel
+
+GOAL_WINDOW_S = (3.0, 1.0)  # a goal is in the reel when [time - 3 s, time + 1 s] is covered
+
+
+def _union(intervals) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted((float(a), float(b)) for a, b in intervals if b > a):
+        if out and a <= out[-1][1] + 1e-9:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def _covered(window: tuple[float, float], union: list[tuple[float, float]]) -> bool:
+    a, b = window
+    return any(s <= a + 1e-6 and b <= e + 1e-6 for s, e in union)
+
+
+def _overlap(a: tuple[float, float], union: list[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(a[1], e) - max(a[0], s)) for s, e in union)
+
+
+def evaluate_events(segments: list[dict], truth: dict, duration_s: float) -> dict:
+    """Goal and chance recall and reel precision as defined in DESIGN.md (Contracts).
+
+    segments: dicts with start, end, selected, rank, id (segments.json entries).
+    truth: {"events": [{"type", "time", "start", "end"}]}.
+    A goal (chance) is in the reel when [time - 3 s, time + 1 s], clipped to the video, lies
+    inside the union of selected segments; precision is the share of reel time inside any
+    event's [start, end]. Each goal also gets the best rank of any candidate covering it.
+    """
+    selected = [s for s in segments if s.get("selected")]
+    union = _union((s["start"], s["end"]) for s in selected)
+    events = truth.get("events", [])
+    per_event = []
+    for e in events:
+        w = (max(e["time"] - GOAL_WINDOW_S[0], 0.0), min(e["time"] + GOAL_WINDOW_S[1], duration_s))
+        found = _covered(w, union)
+        covering = [s for s in segments if s["start"] <= w[0] + 1e-6 and w[1] <= s["end"] + 1e-6]
+        best = min((s["rank"] for s in covering), default=None)
+        per_event.append({"type": e["type"], "time": e["time"], "in_reel": found, "best_rank": best,
+                          "segment": next((s["id"] for s in selected if s["start"] <= w[0] + 1e-6 and w[1] <= s["end"] + 1e-6), None)})
+    goals = [p for p in per_event if p["type"] == "goal"]
+    chances = [p for p in per_event if p["type"] == "chance"]
+    reel_s = sum(b - a for a, b in union)
+    ev_union = _union((e["start"], e["end"]) for e in events)
+    inside = sum(_overlap(iv, ev_union) for iv in union)
+    return {
+        "goal_recall": (sum(p["in_reel"] for p in goals) / len(goals)) if goals else None,
+        "chance_recall": (sum(p["in_reel"] for p in chances) / len(chances)) if chances else None,
+        "precision": (inside / reel_s) if reel_s > 0 else None,
+        "goals": len(goals), "chances": len(chances), "reel_s": round(reel_s, 3),
+        "events": per_event,
+    }

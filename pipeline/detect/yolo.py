@@ -147,6 +147,7 @@ class YoloDetector:
             "tile_overlap": c.tile_overlap if c.tile else None,
             "pitch_filter": c.pitch_filter,
             "ball": c.ball,
+            "ball_conf": c.ball_conf,
             "class_map": {self.model_names[k]: v for k, v in self.class_map.items()},
         }
 
@@ -160,7 +161,7 @@ class YoloDetector:
             results = self.model.predict(
                 images[start : start + self.cfg.batch],
                 imgsz=self.cfg.imgsz,
-                conf=self.cfg.conf,
+                conf=min(self.cfg.conf, self.cfg.ball_conf),
                 device=self.device,
                 half=self.half,
                 classes=classes,
@@ -170,8 +171,10 @@ class YoloDetector:
                 b = r.boxes
                 xyxy = b.xyxy.cpu().numpy().astype(np.float32)
                 cls = self._lut[b.cls.cpu().numpy().astype(np.int64)]
-                keep = cls >= 0
-                out.append((xyxy[keep], b.conf.cpu().numpy().astype(np.float32)[keep], cls[keep]))
+                score = b.conf.cpu().numpy().astype(np.float32)
+                # the ball is small and scored low by general models: it has its own threshold
+                keep = (cls >= 0) & (score >= np.where(cls == BALL, self.cfg.ball_conf, self.cfg.conf))
+                out.append((xyxy[keep], score[keep], cls[keep]))
         return out
 
     def _detect_tiled(self, frames: list[Frame]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

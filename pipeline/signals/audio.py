@@ -265,7 +265,8 @@ def find_peaks(
     rise for `min_duration_s` (a roar lasts seconds; a shout does not).
 
     Returns a list of {"t_s", "value", "prominence", "duration_s", "start_s", "end_s"},
-    times at bin centres, sorted by time.
+    times at bin centres, sorted by time. `t_s` is the top of the (smoothed) curve; for a
+    roar that plateaus, `start_s` (where it crosses half its prominence) marks the onset.
     """
     x = np.asarray(curve, np.float64)
     if len(x) == 0:
@@ -283,7 +284,7 @@ def find_peaks(
         if dur < min_duration_s:
             continue
         out.append({
-            "t_s": (i - 1 + 0.5) * bin_s,
+            "t_s": float((i - 1 + 0.5) * bin_s),
             "value": float(padded[i]),
             "prominence": float(props["prominences"][j]),
             "duration_s": dur,

@@ -1,0 +1,345 @@
+"""Compose the stages for one match: analyze (cached), select, render, report.
+
+`analyze` decodes the video once and feeds every frame to detection, shot detection and
+camera motion, streams the audio through the audio signals, tracks, and assembles the
+timeline; the result is cached under a key of the input fingerprint and the config of those
+stages. `select_segments`, `render` and `write_reports` are cheap and re-run from the cache
+(`highlights rescore`). cli.py and batch.py call these; nothing else composes stages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, ContextManager, Protocol
+
+import numpy as np
+
+from . import media
+from .config import Config
+from .errors import MediaError, OutputError
+from .outputs import prepare_output_dir, write_json, write_text
+from .types import Frame, MediaInfo, Segment, Timeline
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = "1"
+ANALYSIS_SECTIONS = ("media", "detect", "track", "signals")
+
+
+class Reporter(Protocol):
+    """How stages report progress; the CLI renders it with rich, batch jobs log it."""
+
+    def stage(self, name: str, total: float | None) -> ContextManager[Callable[[float], None]]: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class QuietReporter:
+    def stage(self, name: str, total: float | None):
+        return nullcontext(lambda completed: None)
+
+    def message(self, text: str) -> None:
+        log.info(text)
+
+
+@dataclass
+class Analysis:
+    video: Path
+    info: MediaInfo
+    fingerprint: str
+    key: str
+    cache_dir: Path
+    timeline: Timeline
+    detector: dict
+    cache_hit: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+def check_limits(info: MediaInfo, cfg: Config) -> None:
+    if not info.has_video:
+        raise MediaError(f"{info.path}: has no video stream (audio-only file?)")
+    if info.duration_s > cfg.media.max_duration_s:
+        raise MediaError(f"{info.path}: {info.duration_s / 60:.0f} min is longer than media.max_duration_s "
+                         f"({cfg.media.max_duration_s / 60:.0f} min); raise it with --set media.max_duration_s=...")
+    if info.height > cfg.media.max_height:
+        raise MediaError(f"{info.path}: {info.height} px tall is above media.max_height ({cfg.media.max_height})")
+
+
+def analysis_key(fingerprint: str, cfg: Config) -> str:
+    from .signals.timeline import cache_key
+
+    return cache_key(fingerprint, cfg.section_dict(*ANALYSIS_SECTIONS), ANALYSIS_VERSION)
+
+
+def _small(frame: Frame, width: int, info: MediaInfo) -> Frame:
+    """The analysis-width view of a frame decoded larger (for a tiling detector)."""
+    import cv2
+
+    h, w = frame.image.shape[:2]
+    if w <= width:
+        return frame
+    height = int(round(h * width / w / 2)) * 2
+    img = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+    return Frame(frame.t_s, img, frame.index, width / info.width)
+
+
+def analyze(
+    video: str | Path,
+    cfg: Config,
+    cache_root: Path,
+    reporter: Reporter | None = None,
+    backend: str | None = None,
+    reuse_cache: bool = True,
+) -> Analysis:
+    """Decode, detect, track and compute signals for one video, or load them from cache."""
+    from .detect import get_detector, run_detection
+    from .detect.base import write_detections
+    from .signals.audio import audio_signals, missing_audio
+    from .signals.motion import CameraMotionEstimator, motion_signals
+    from .signals.shots import SCALE_NAMES, ShotDetector
+    from .signals.timeline import build_timeline, read_timeline, write_timeline
+    from .track import track as track_objects, write_tracks
+
+    reporter = reporter or QuietReporter()
+    timer = Timer()
+    video = Path(video)
+    with timer("probe"):
+        info = media.probe(video)
+        check_limits(info, cfg)
+        fp = media.fingerprint(video, info.duration_s)
+    if backend:
+        cfg = cfg.model_copy(update={"detect": cfg.detect.model_copy(update={"backend": backend})})
+    key = analysis_key(fp, cfg)
+    cache_dir = Path(cache_root) / key[:16]
+    meta_path = cache_dir / "analysis.json"
+    if reuse_cache and meta_path.exists() and (cache_dir / "timeline.parquet").exists():
+        meta = json.loads(meta_path.read_text())
+        timeline = read_timeline(cache_dir / "timeline.parquet")
+        reporter.message(f"analysis cache hit: {cache_dir} (same input and config; video not decoded again)")
+        return Analysis(video, info, fp, key, cache_dir, timeline, meta["detector"], True,
+                        {"cache_load": 0.0, **{f"cached_{k}": v for k, v in meta.get("timings", {}).items()}},
+                        meta.get("notes", []))
+    notes: list[str] = []
+    duration = info.duration_s
+    sc = cfg.signals
+
+    # Audio: streamed in chunks through the audio signals.
+    track_audio = media.audio(video, sr=cfg.media.audio_sr, chunk_s=cfg.media.audio_chunk_s, info=info)
+    with reporter.stage("audio", duration) as update, timer("audio"):
+        if track_audio.present:
+            def chunks():
+                for t0, x in track_audio.chunks():
+                    update(min(t0 + len(x) / track_audio.sr, duration))
+                    yield t0, x
+            audio_cols, audio_meta = audio_signals(chunks(), track_audio.sr, duration, sc)
+            if track_audio.silent:
+                notes.append("audio stream is digital silence: audio signals are a gap")
+        else:
+            audio_cols, audio_meta = missing_audio(duration, sc, track_audio.reason)
+            notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
+
+    # Video: one decode feeds detection, shots and camera motion.
+    detector = get_detector(cfg.detect, None)
+    det_width = detector.frame_width_px
+    stream = media.frames(video, fps=cfg.media.analysis_fps, width=det_width or None,
+                          skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
+                          threads=cfg.media.decode_threads, info=info)
+    shots = ShotDetector(sc)
+    camera = CameraMotionEstimator(sc)
+    with reporter.stage("video", duration) as update:
+        def fed():
+            it = iter(stream)
+            while True:
+                with timer("decode"):
+                    f = next(it, None)
+                if f is None:
+                    return
+                small = _small(f, cfg.media.analysis_width, info)
+                with timer("shots"):
+                    shots.update(small)
+                with timer("camera"):
+                    camera.update(small)
+                yield f
+
+        t_det0 = time.perf_counter()
+        detections, det_info = run_detection(fed(), detector, cfg.detect, progress=lambda f: update(f.t_s))
+        wall = time.perf_counter() - t_det0
+        timer.seconds["detect"] = max(wall - sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera")), 0.0)
+    stats = stream.stats()
+    if stats["decode_errors"]:
+        notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
+    if stats["emitted"] == 0:
+        raise MediaError(f"{video}: no video frame could be decoded")
+    with timer("shots"):
+        shot_cols, shot_meta = shots.finish(duration)
+    with timer("camera"):
+        cam = camera.finish()
+    with reporter.stage("track", None), timer("track"):
+        tracks = track_objects(detections, cfg.track, info.width)
+    with timer("motion"):
+        scale = shot_cols.get("shots_scale")
+        off_pitch = SCALE_NAMES.index("off-pitch")
+        in_view = None if scale is None else np.nan_to_num(scale, nan=off_pitch) < off_pitch
+        motion_cols, motion_meta = motion_signals(tracks, cam, duration, sc, pitch_in_view=in_view)
+    with timer("timeline"):
+        columns = {**audio_cols, **motion_cols, **shot_cols}
+        meta = {
+            "audio": audio_meta, "motion": motion_meta, "shots": shot_meta,
+            "cuts": shot_meta.get("cuts_s", []), "replays": shot_meta.get("replays", []),
+            "notes": notes,
+        }
+        timeline = build_timeline(duration, sc.bin_s, columns, meta, clip_z=sc.clip_z, min_scale=sc.min_scale)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_timeline(timeline, cache_dir, csv_file=False)
+        write_detections(detections, cache_dir / "detections.parquet", det_info)
+        write_tracks(tracks, cache_dir / "tracks.parquet")
+    timings = {k: round(v, 3) for k, v in timer.seconds.items()}
+    detector_doc = {k: v for k, v in det_info.items() if k not in ("seconds", "frames")}
+    write_json(meta_path, {
+        "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
+        "config": cfg.section_dict(*ANALYSIS_SECTIONS), "detector": detector_doc,
+        "frames": stats, "timings": timings, "notes": notes,
+    })
+    return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+@dataclass
+class Selection:
+    segments: list[Segment]  # all candidates, chronological, selected flagged
+    score: np.ndarray  # excitement curve per bin
+    weights_used: dict[str, float]
+    notes: list[str]
+    target_s: float
+
+    @property
+    def selected(self) -> list[Segment]:
+        return [s for s in self.segments if s.selected]
+
+
+def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
+    from .segments import build_segments, excitement_curve, explain_selection, reason_for, select, target_duration
+
+    curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
+    segs = build_segments(timeline, curve, cfg.segments)
+    target = target_duration(timeline.duration_s, cfg.segments, target_s)
+    select(segs, target, cfg.segments.min_score)
+    for s in segs:
+        s.reason = reason_for(s, timeline)
+    explain_selection(segs, target, cfg.segments.min_score)
+    notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
+    return Selection(segs, curve.score, curve.weights_used, notes, target)
+
+
+def column_weights(cfg: Config) -> dict[str, float]:
+    """Per-column weights inside each group, from each group's own config section."""
+    out: dict[str, float] = {}
+    for group in ("audio", "motion", "shots"):
+        section = getattr(cfg.signals, group, None)
+        for name, w in (getattr(section, "column_weights", None) or {}).items():
+            out[f"{group}_{name}"] = float(w)
+    return out
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("football-highlights", "av", "numpy", "opencv-python", "librosa", "moviepy", "ultralytics", "torch", "onnxruntime"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_info() -> dict:
+    import os
+
+    d = {"cpu_count": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform()}
+    try:
+        import torch
+
+        d["cuda"] = bool(torch.cuda.is_available())
+        if d["cuda"]:
+            d["gpu"] = torch.cuda.get_device_name(0)
+    except Exception:  # torch missing or broken: analysis does not need it with classic
+        d["cuda"] = False
+    return d
+
+
+def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Selection, cfg: Config) -> dict[str, Path]:
+    from .report.files import segments_document, write_segments, write_timeline_csv
+
+    doc = segments_document(
+        sel.segments, input_path=analysis_doc["input"], fingerprint=analysis_doc["fingerprint"],
+        duration_s=analysis_doc["duration"], config=cfg.to_dict(), detector=analysis_doc["detector"],
+        weights_used=sel.weights_used, notes=sel.notes, target_s=sel.target_s,
+    )
+    paths = {
+        "segments": write_segments(out, doc),
+        "timeline_csv": write_timeline_csv(out, timeline, sel.score),
+        "config": write_text(out / "config.yaml", cfg.to_yaml()),
+    }
+    return paths
+
+
+def analysis_doc(a: Analysis) -> dict:
+    return {"input": str(a.video), "fingerprint": a.fingerprint, "duration": a.info.duration_s, "detector": a.detector,
+            "cache_dir": str(a.cache_dir), "key": a.key}
+
+
+def save_state(out: Path, a: Analysis, cfg: Config) -> None:
+    """What rescore/render need to find the cached analysis again without the video decode."""
+    write_json(out / "analysis.json", analysis_doc(a) | {
+        "media": a.info.to_dict(), "notes": a.notes, "config_sections": cfg.section_dict(*ANALYSIS_SECTIONS)})
+
+
+def load_state(out: Path) -> tuple[dict, Timeline]:
+    from .signals.timeline import read_timeline
+
+    p = Path(out) / "analysis.json"
+    if not p.exists():
+        raise OutputError(f"{out} holds no analysis (run `highlights run` or `analyze` first)")
+    doc = json.loads(p.read_text())
+    tl = Path(doc["cache_dir"]) / "timeline.parquet"
+    if not tl.exists():
+        raise OutputError(f"cached timeline {tl} is missing; run `highlights analyze` again")
+    return doc, read_timeline(tl)
+
+
+def write_run_json(out: Path, command: str, timings: dict, extra: dict | None = None) -> Path:
+    return write_json(out / "run.json", {
+        "command": command, "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "total_s": round(sum(v for k, v in timings.items() if not k.startswith("cached_")), 3),
+        "versions": versions(), "device": device_info(), **(extra or {}),
+    })
+
+
+def prepare(out: Path, force: bool) -> Path:
+    return prepare_output_dir(out, force)

@@ -1,0 +1,348 @@
+"""Segments: excitement curve -> candidate moments -> whole segments -> ranking -> selection.
+
+Takes a `Timeline` (normalised columns, NaN gaps), weights and segment settings; gives a
+list of `Segment` (Contracts of DESIGN.md) for candidates and selected alike. Pure
+functions over arrays: no file reading, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import find_peaks
+
+from .config import SegmentsConfig, WeightsConfig
+from .types import Segment, Timeline
+
+GROUPS = ("motion", "audio", "shots")
+# Columns that describe the shot rather than excitement: they shape segment edges and
+# replay handling but are not summed into the curve.
+STRUCTURAL = {"shots_scale", "shots_replay", "shots_grass"}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The excitement curve and how it was made."""
+
+    t_s: np.ndarray
+    score: np.ndarray  # weighted sum per bin (NaN only where every group is missing)
+    groups: dict[str, np.ndarray]  # group -> mean of its scored columns per bin (NaN = gap)
+    weights_used: dict[str, float]  # effective group weights after redistribution (whole match)
+    notes: list[str]  # what was missing and how its weight was redistributed
+
+
+def group_of(column: str) -> str:
+    return column.split("_", 1)[0]
+
+
+def scored_columns(timeline: Timeline) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {g: [] for g in GROUPS}
+    for name in timeline.columns:
+        g = group_of(name)
+        if g in out and name not in STRUCTURAL and not name.endswith("_raw"):
+            out[g].append(name)
+    return out
+
+
+def excitement_curve(
+    timeline: Timeline,
+    weights: WeightsConfig | dict[str, float],
+    column_weights: dict[str, float] | None = None,
+) -> Curve:
+    """Weighted sum of the normalised columns, group by group.
+
+    Each group's value is the (column-weighted) mean of its available columns. Where a group
+    is missing (NaN: no audio, silent audio, no pitch in view), its weight is shared among the
+    groups present in that bin, so a gap neither adds nor removes excitement.
+    """
+    w = weights.model_dump() if hasattr(weights, "model_dump") else dict(weights)
+    column_weights = column_weights or {}
+    cols = scored_columns(timeline)
+    n = len(timeline.t_s)
+    groups: dict[str, np.ndarray] = {}
+    for g in GROUPS:
+        names = cols[g]
+        if not names or w.get(g, 0) <= 0:
+            continue
+        stack = np.stack([np.asarray(timeline.columns[c], float) for c in names])
+        cw = np.array([column_weights.get(c, 1.0) for c in names], float)[:, None]
+        valid = ~np.isnan(stack)
+        num = np.where(valid, stack, 0.0) * cw
+        den = (valid * cw).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            groups[g] = np.where(den > 0, num.sum(0) / np.where(den > 0, den, 1), np.nan)
+    total = np.zeros(n)
+    wsum = np.zeros(n)
+    for g, vals in groups.items():
+        ok = ~np.isnan(vals)
+        total += np.where(ok, vals, 0.0) * w[g]
+        wsum += ok * w[g]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(wsum > 0, total / np.where(wsum > 0, wsum, 1), np.nan)
+    notes: list[str] = []
+    present = {g: float(np.mean(~np.isnan(v))) if n else 0.0 for g, v in groups.items()}
+    configured = {g: float(w.get(g, 0.0)) for g in GROUPS}
+    for g in GROUPS:
+        if configured[g] <= 0:
+            notes.append(f"{g} weight is 0: group off")
+        elif g not in groups:
+            notes.append(f"{g} signals missing for the whole input: weight {configured[g]:g} redistributed")
+        elif present[g] < 0.99:
+            notes.append(f"{g} signals missing for {100 * (1 - present[g]):.0f}% of the input: weight redistributed there")
+    # Effective weights over the match: each group's share of the weight actually applied.
+    eff = {g: configured[g] * present.get(g, 0.0) for g in GROUPS}
+    tot = sum(eff.values())
+    weights_used = {g: round(v / tot, 4) if tot > 0 else 0.0 for g, v in eff.items()}
+    return Curve(np.asarray(timeline.t_s, float), score, groups, weights_used, notes)
+
+
+def _smooth(x: np.ndarray, bins: int) -> np.ndarray:
+    if bins <= 1:
+        return x
+    filled = np.where(np.isnan(x), np.nanmedian(x) if np.any(~np.isnan(x)) else 0.0, x)
+    return uniform_filter1d(filled, size=bins, mode="nearest")
+
+
+def cut_times(timeline: Timeline) -> np.ndarray:
+    meta_cuts = timeline.meta.get("cuts") if timeline.meta else None
+    if meta_cuts is not None:
+        return np.asarray(sorted(meta_cuts), float)
+    col = timeline.columns.get("shots_cut")
+    if col is None:
+        return np.zeros(0)
+    return np.asarray(timeline.t_s, float)[np.nan_to_num(np.asarray(col, float)) > 0.5]
+
+
+def _replay_mask(timeline: Timeline) -> np.ndarray:
+    col = timeline.columns.get("shots_replay")
+    if col is None:
+        return np.zeros(len(timeline.t_s), bool)
+    return np.nan_to_num(np.asarray(col, float)) > 0.5
+
+
+def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> list[Segment]:
+    """Candidate moments at the curve's peaks, each grown to hold the whole moment.
+
+    The crowd roar follows a goal by 0-3 s and the commentary rises through the attack, so a
+    segment reaches back from the peak at least `min_pre_s` and on to where the curve fell to
+    its calm level before the attack (at most `pre_roll_s`), forward through the roar until
+    the curve is calm again (at most `post_roll_s`); edges then snap outward to shot cuts.
+    """
+    bin_s = timeline.bin_s
+    t = curve.t_s
+    n = len(t)
+    duration = n * bin_s
+    if n == 0 or np.all(np.isnan(curve.score)):
+        return []
+    smooth = _smooth(curve.score, max(int(round(cfg.smooth_s / bin_s)), 1))
+    calm = float(np.nanmedian(smooth))
+    spread = float(np.nanpercentile(smooth, 90) - calm) or 1.0
+    peaks, props = find_peaks(
+        smooth,
+        prominence=cfg.min_prominence,
+        distance=max(int(round(cfg.min_len_s / bin_s)), 1),
+    )
+    replay = _replay_mask(timeline)
+    cuts = cut_times(timeline)
+    raw: list[tuple[float, float, int]] = []
+    for p in peaks:
+        level = calm + cfg.calm_fraction * (smooth[p] - calm)
+        # Back to the last calm bin, no closer than min_pre_s and no further than pre_roll_s.
+        lo = max(p - int(round(cfg.pre_roll_s / bin_s)), 0)
+        s = p
+        while s > lo and smooth[s - 1] > level:
+            s -= 1
+        start = min(t[s], t[p] - cfg.min_pre_s)
+        hi = min(p + int(round(cfg.post_roll_s / bin_s)), n - 1)
+        e = p
+        while e < hi and smooth[e + 1] > level:
+            e += 1
+        end = max(t[e] + bin_s, t[p] + cfg.min_post_s)
+        start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
+        start, end = _fit_length(start, end, float(t[p]), cfg, duration)
+        raw.append((start, end, int(p)))
+    merged = _merge(sorted(raw), replay, cfg.max_len_s)
+    segments: list[Segment] = []
+    for start, end, p in merged:
+        i0, i1 = int(start // bin_s), max(int(np.ceil(end / bin_s)), int(start // bin_s) + 1)
+        components = {}
+        for g, vals in curve.groups.items():
+            window = vals[i0:i1]
+            window = window[~np.isnan(window)]
+            # A group's contribution: its weight share times its level around the peak.
+            components[g] = float(curve.weights_used.get(g, 0.0) * np.max(window)) if len(window) else 0.0
+        score = float(np.nanmax(smooth[i0:i1]) - calm)
+        segments.append(Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
+                                score=score / spread, components=components))
+    _mark_replays(segments, replay, bin_s)
+    for k, seg in enumerate(sorted(segments, key=lambda s: s.start)):
+        seg.id = f"s{k + 1:03d}"
+    return sorted(segments, key=lambda s: s.start)
+
+
+def _snap(start: float, end: float, cuts: np.ndarray, within_s: float, peak: float) -> tuple[float, float]:
+    """Move edges outward onto nearby cuts, never inward past the moment itself."""
+    if within_s <= 0 or len(cuts) == 0:
+        return start, end
+    before = cuts[(cuts <= start) & (cuts >= start - within_s)]
+    if len(before):
+        start = float(before.max())
+    after = cuts[(cuts >= end) & (cuts <= end + within_s) & (cuts > peak)]
+    if len(after):
+        end = float(after.min())
+    return start, end
+
+
+def _fit_length(start: float, end: float, peak: float, cfg: SegmentsConfig, duration: float) -> tuple[float, float]:
+    start, end = max(start, 0.0), min(end, duration)
+    if end - start > cfg.max_len_s:
+        # Keep the moment: trim the far side of whichever edge is further from the peak.
+        pre = min(peak - start, cfg.max_len_s * 0.6)
+        start = max(peak - pre, 0.0)
+        end = min(start + cfg.max_len_s, duration)
+    if end - start < cfg.min_len_s:
+        grow = cfg.min_len_s - (end - start)
+        start = max(start - grow / 2, 0.0)
+        end = min(start + cfg.min_len_s, duration)
+        start = max(end - cfg.min_len_s, 0.0)
+    return start, end
+
+
+def _merge(raw: list[tuple[float, float, int]], replay: np.ndarray, max_len_s: float) -> list[tuple[float, float, int]]:
+    """Merge overlapping candidates (keeping the stronger peak), not across replay borders."""
+    out: list[tuple[float, float, int]] = []
+    for start, end, p in raw:
+        if out and start < out[-1][1]:
+            ps, pe, pp = out[-1]
+            same_kind = bool(replay[min(pp, len(replay) - 1)]) == bool(replay[min(p, len(replay) - 1)])
+            if same_kind and max(end, pe) - ps <= max_len_s * 1.5:
+                out[-1] = (ps, max(pe, end), pp)
+                continue
+            # Different kinds or too long together: split at the midpoint between the peaks.
+            mid = (pe + start) / 2
+            out[-1] = (ps, mid, pp)
+            start = mid
+        out.append((start, end, p))
+    return out
+
+
+def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> None:
+    """A segment whose peak lies in a replay shows a moment already shown: link it."""
+    ordered = sorted(segments, key=lambda s: s.start)
+    for i, seg in enumerate(ordered):
+        b = min(int(seg.peak // bin_s), len(replay) - 1)
+        if b < 0 or not replay[b]:
+            continue
+        # The moment being replayed: the latest earlier segment that is not itself a replay.
+        for prev in reversed(ordered[:i]):
+            pb = min(int(prev.peak // bin_s), len(replay) - 1)
+            if not replay[pb]:
+                seg.replay_of = prev.id or f"@{prev.start:.3f}"
+                break
+        else:
+            seg.replay_of = "unknown"
+
+
+def select(segments: list[Segment], target_s: float, min_score: float = 0.0) -> list[Segment]:
+    """Rank by score, then fill `target_s` with the best segments; chronological result.
+
+    Replays of a moment already shown and segments scoring below `min_score` are candidates
+    only. Deterministic: ties break on start time.
+    """
+    for s in segments:
+        s.selected = False
+    ranked = sorted(segments, key=lambda s: (-s.score, s.start))
+    for r, s in enumerate(ranked, 1):
+        s.rank = r
+    total = 0.0
+    for s in ranked:
+        if s.replay_of is not None or s.score < min_score:
+            continue
+        if total + s.duration <= target_s + 1e-9:
+            s.selected = True
+            total += s.duration
+    return sorted([s for s in segments if s.selected], key=lambda s: s.start)
+
+
+def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | None = None) -> float:
+    if override_s is not None:
+        return float(override_s)
+    if cfg.target_duration_s is not None:
+        return float(cfg.target_duration_s)
+    return float(duration_s * cfg.target_fraction)
+
+
+# ----------------------------------------------------------------------------- reasons
+
+# (raw column, phrase template, minimum worth mentioning); the value is the window maximum.
+_PHRASES = {
+    "audio_roar": ("crowd roar +{v:.0f} dB for {d:.0f} s", 1.0),
+    "audio_loudness": ("loudness +{v:.0f} dB over the match baseline", 1.0),
+    "audio_voice": ("commentator's pitch up {v:.0f} semitones", 1.0),
+    "audio_onsets": ("{v:.1f} sound onsets/s", 0.0),
+    "motion_sprinters": ("{v:.0f} players sprinting", 1.0),
+    "motion_speed": ("top player speed {v:.1f} m/s", 0.0),
+    "motion_ball_speed": ("ball at {v:.0f} m/s", 3.0),
+    "motion_pan": ("camera pan {v:.1f} screen-widths/s", 0.05),
+    "motion_converging": ("players converging at {v:.1f} m/s", 0.5),
+}
+
+
+def _window(values: np.ndarray, seg: Segment, bin_s: float) -> np.ndarray:
+    i0 = int(seg.start // bin_s)
+    i1 = max(int(np.ceil(seg.end / bin_s)), i0 + 1)
+    return np.asarray(values, float)[i0:i1]
+
+
+def reason_for(seg: Segment, timeline: Timeline) -> str:
+    """A sentence built from the raw numbers behind the segment's score, strongest first."""
+    raw = (timeline.meta or {}).get("raw", {})
+    bin_s = timeline.bin_s
+    phrases: list[tuple[float, str]] = []
+    for col, (template, floor) in _PHRASES.items():
+        if col not in raw:
+            continue
+        w = _window(raw[col], seg, bin_s)
+        w = w[~np.isnan(w)]
+        if not len(w):
+            continue
+        v = float(np.max(w))
+        if v < floor or (floor == 0.0 and v <= 0):
+            continue
+        d = float(np.sum(w >= max(v / 2, floor))) * bin_s
+        z = timeline.columns.get(col)
+        zmax = float(np.nanmax(_window(z, seg, bin_s))) if z is not None and np.any(~np.isnan(_window(z, seg, bin_s))) else 0.0
+        phrases.append((zmax, template.format(v=v, d=d)))
+    phrases.sort(key=lambda p: -p[0])
+    parts = [p for _, p in phrases[:4]]
+    cuts = cut_times(timeline)
+    inside = cuts[(cuts > seg.start) & (cuts < seg.end)]
+    scale = timeline.columns.get("shots_closeup")
+    if scale is not None:
+        after = _window(scale, Segment("", seg.peak, seg.end, seg.peak, 0, {}), bin_s)
+        if np.nanmax(np.nan_to_num(after, nan=0.0), initial=0.0) > 0.5:
+            parts.append("close-up after the peak")
+    if len(inside):
+        parts.append(f"{len(inside)} cut{'s' if len(inside) != 1 else ''} inside")
+    if seg.replay_of:
+        parts.insert(0, f"replay of {seg.replay_of}")
+    if not parts:
+        parts.append(f"excitement {seg.score:.2f} above the match's calm level")
+    return "; ".join(parts)
+
+
+def explain_selection(segments: list[Segment], target_s: float, min_score: float) -> None:
+    """Append why a candidate was left out, so the evidence covers the rest too."""
+    total = sum(s.duration for s in segments if s.selected)
+    for s in segments:
+        if s.selected:
+            continue
+        if s.replay_of is not None:
+            why = "left out: replay of a moment already shown"
+        elif s.score < min_score:
+            why = f"left out: score {s.score:.2f} below the minimum {min_score:.2f}"
+        else:
+            why = f"left out: reel full ({total:.0f} of {target_s:.0f} s used, this one is {s.duration:.0f} s)"
+        s.reason = f"{s.reason}; {why}" if s.reason else why

@@ -1,0 +1,196 @@
+"""Shot structure of the broadcast: cuts, shot scale from the grass share, replays.
+
+Takes the sampled `Frame` stream one frame at a time (`ShotDetector.update`), so the caller
+can feed the same decoded frames to detection; keeps a few floats per frame, never images.
+Gives per-bin columns `shots_cut`, `shots_scale`, `shots_closeup`, `shots_replay` and
+`shots_grass`, plus the cut times and replay spans in meta.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..types import Frame
+from .timeline import bin_index, n_bins
+
+# Shot scale codes of `shots_scale`.
+WIDE, MEDIUM, CLOSE, OFF_PITCH = 0, 1, 2, 3
+SCALE_NAMES = ("wide", "medium", "close-up", "off-pitch")
+COLUMNS = ("shots_cut", "shots_scale", "shots_closeup", "shots_replay", "shots_grass")
+UNITS = {
+    "shots_cut": "cut in bin (0/1)",
+    "shots_scale": "0 wide, 1 medium, 2 close-up, 3 off-pitch",
+    "shots_closeup": "close-up or off-pitch (0/1)",
+    "shots_replay": "replay (0/1)",
+    "shots_grass": "grass share of the frame",
+}
+_WORK_WIDTH_PX = 320  # histograms and grass share need no more detail than this
+_HIST_BINS = (16, 8)  # hue x saturation: colour layout changes at a cut, lighting less so
+
+
+def grass_share(image_bgr: np.ndarray, hsv_lo, hsv_hi) -> float:
+    """Share of pixels inside the grass HSV range."""
+    hsv = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2HSV)
+    return float(np.count_nonzero(cv2.inRange(hsv, tuple(hsv_lo), tuple(hsv_hi)))) / (hsv.shape[0] * hsv.shape[1])
+
+
+def shot_scale(grass: np.ndarray, cfg) -> np.ndarray:
+    """Scale code per grass share (NaN -> NaN); `cfg` is the `shots` config section."""
+    g = np.asarray(grass, np.float64)
+    out = np.full(g.shape, np.nan)
+    ok = np.isfinite(g)
+    out[ok] = np.where(g[ok] >= cfg.wide_min_grass, WIDE,
+                       np.where(g[ok] >= cfg.medium_min_grass, MEDIUM,
+                                np.where(g[ok] > cfg.off_pitch_max_grass, CLOSE, OFF_PITCH)))
+    return out
+
+
+def find_cuts(t_s: np.ndarray, distance: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts from per-frame histogram distances (distance[i] = frame i-1 vs frame i).
+
+    A cut at frame i needs distance[i] >= `cut_min_distance` and >= `cut_adaptive_ratio`
+    times the mean distance of its `cut_window_frames` neighbours on each side (the adaptive
+    rule of PySceneDetect's AdaptiveDetector: fast pans raise the neighbours too, a cut does
+    not). Cuts closer than `min_shot_s` are one transition (the strongest kept).
+    Returns (cut times in s, midway between the two frames; cut scores = the ratio).
+    """
+    t = np.asarray(t_s, np.float64)
+    d = np.asarray(distance, np.float64)
+    n = len(d)
+    if n < 2:
+        return np.zeros(0), np.zeros(0)
+    w = cfg.cut_window_frames
+    cands: list[tuple[int, float]] = []
+    for i in range(1, n):
+        if d[i] < cfg.cut_min_distance:
+            continue
+        nb = np.concatenate([d[max(1, i - w) : i], d[i + 1 : i + 1 + w]])
+        base = float(nb.mean()) if len(nb) else 0.0
+        ratio = d[i] / max(base, 1e-3)
+        if ratio >= cfg.cut_adaptive_ratio:
+            cands.append((i, ratio))
+    kept: list[tuple[int, float]] = []
+    for i, r in cands:
+        if kept and t[i] - t[kept[-1][0]] < cfg.min_shot_s:
+            if r > kept[-1][1]:
+                kept[-1] = (i, r)
+            continue
+        kept.append((i, r))
+    times = np.array([(t[i - 1] + t[i]) / 2 for i, _ in kept])
+    scores = np.array([r for _, r in kept])
+    return times, scores
+
+
+def find_replays(t_s: np.ndarray, distance: np.ndarray, grass: np.ndarray, duration_s: float, cfg) -> list[tuple[float, float]]:
+    """Replay spans opened by a stinger: a burst of `replay_burst_frames` high-distance frames
+    within `replay_burst_s` (a logo wipe changes the picture frame after frame) that leads from
+    non-pitch pictures (celebration, crowd) back to the pitch. A replay sequence runs to the
+    next such burst or `replay_max_s`, whichever is first.
+    """
+    t = np.asarray(t_s, np.float64)
+    d = np.asarray(distance, np.float64)
+    g = np.asarray(grass, np.float64)
+    high = np.flatnonzero(d >= cfg.cut_min_distance)
+    starts: list[float] = []
+    k = cfg.replay_burst_frames
+    i = 0
+    while i + k - 1 < len(high):
+        a, b = high[i], high[i + k - 1]
+        if t[b] - t[a] <= cfg.replay_burst_s:
+            before = g[(t >= t[a] - 1.0) & (t < t[a])]
+            after = g[(t > t[b]) & (t <= t[b] + 1.0)]
+            if len(before) and len(after) and np.median(before) < cfg.medium_min_grass <= np.median(after):
+                starts.append(float(t[a - 1] + t[a]) / 2 if a > 0 else float(t[a]))
+                # skip the rest of this burst
+                while i < len(high) and t[high[i]] <= t[b]:
+                    i += 1
+                continue
+        i += 1
+    spans = []
+    for j, s in enumerate(starts):
+        end = min(s + cfg.replay_max_s, starts[j + 1] if j + 1 < len(starts) else duration_s, duration_s)
+        spans.append((s, end))
+    return spans
+
+
+class ShotDetector:
+    """Feed frames with `update(frame)`; `finish(duration_s)` gives columns and meta.
+
+    `cfg` is `SignalsConfig` (uses `bin_s` and the `shots` section).
+    """
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg.shots
+        self.bin_s = float(cfg.bin_s)
+        self._prev_hist: np.ndarray | None = None
+        self._t: list[float] = []
+        self._d: list[float] = []
+        self._grass: list[float] = []
+
+    def update(self, frame: Frame) -> None:
+        img = frame.image
+        h, w = img.shape[:2]
+        if w > _WORK_WIDTH_PX:
+            img = cv2.resize(img, (_WORK_WIDTH_PX, max(int(round(h * _WORK_WIDTH_PX / w)), 1)),
+                             interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, list(_HIST_BINS), [0, 180, 0, 256])
+        hist /= max(float(hist.sum()), 1.0)
+        grass = float(np.count_nonzero(cv2.inRange(hsv, tuple(self.cfg.grass_hsv_lo), tuple(self.cfg.grass_hsv_hi))))
+        grass /= hsv.shape[0] * hsv.shape[1]
+        d = 0.0 if self._prev_hist is None else float(cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
+        self._prev_hist = hist
+        self._t.append(float(frame.t_s))
+        self._d.append(d)
+        self._grass.append(grass)
+
+    def frame_stats(self) -> dict[str, np.ndarray]:
+        """Per-frame metrics (t_s, hist distance to the previous frame, grass share): why a
+        cut was or was not found."""
+        return {"t_s": np.array(self._t), "distance": np.array(self._d), "grass": np.array(self._grass)}
+
+    def finish(self, duration_s: float) -> tuple[dict[str, np.ndarray], dict]:
+        c = self.cfg
+        n = n_bins(duration_s, self.bin_s)
+        t = np.array(self._t, np.float64)
+        d = np.array(self._d, np.float64)
+        g = np.array(self._grass, np.float64)
+        cut_t, cut_score = find_cuts(t, d, c)
+        replays = find_replays(t, d, g, duration_s, c)
+        # grass per bin: median of its frames; bins without a frame are gaps
+        grass_bin = np.full(n, np.nan)
+        idx = bin_index(t, self.bin_s, n)
+        for b in np.unique(idx[idx >= 0]):
+            grass_bin[b] = float(np.median(g[idx == b]))
+        scale = shot_scale(grass_bin, c)
+        closeup = np.where(np.isfinite(scale), (scale >= CLOSE).astype(np.float64), np.nan)
+        cut = np.zeros(n)
+        ci = bin_index(cut_t, self.bin_s, n)
+        cut[ci[ci >= 0]] = 1.0
+        replay = np.zeros(n)
+        starts = np.arange(n) * self.bin_s
+        for s, e in replays:
+            replay[(starts + self.bin_s > s) & (starts < e)] = 1.0
+        no_frames = ~np.isfinite(grass_bin)
+        cut[no_frames & (cut == 0)] = np.nan
+        replay[no_frames] = np.nan
+        columns = {"shots_cut": cut, "shots_scale": scale, "shots_closeup": closeup,
+                   "shots_replay": replay, "shots_grass": grass_bin}
+        meta = {
+            "units": dict(UNITS),
+            "cuts_s": [round(float(x), 3) for x in cut_t],
+            "cut_scores": [round(float(x), 2) for x in cut_score],
+            "replays": [[round(s, 3), round(e, 3)] for s, e in replays],
+            "frames": len(t),
+            "gap": "no frames" if len(t) == 0 else None,
+        }
+        return columns, meta
+
+
+def shot_signals(frames, duration_s: float, cfg) -> tuple[dict[str, np.ndarray], dict]:
+    """Convenience: run a `ShotDetector` over a whole frame iterator."""
+    det = ShotDetector(cfg)
+    for f in frames:
+        det.update(f)
+    return det.finish(duration_s)

@@ -1,0 +1,139 @@
+"""Audio signals: crowd roar vs calm, gaps for silence, streaming, and the real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import media
+from pipeline.config import load_config
+from pipeline.signals.audio import (
+    COLUMNS, audio_peaks, audio_signals, excitement_curve, find_peaks, missing_audio,
+)
+from pipeline.signals.timeline import build_timeline
+
+from .conftest import real_clip
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config().signals
+
+
+def _chunks(y: np.ndarray, chunk_s: float, sr: int = SR):
+    n = int(chunk_s * sr)
+    for i in range(0, len(y), n):
+        yield i / sr, y[i : i + n]
+
+
+def _crowd(seconds: float, seed: int = 0, roar=(), shout=()) -> np.ndarray:
+    """Pink-ish crowd bed at about -35 dBFS, louder broadband roars and short shouts."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    y = rng.normal(0, 0.02, n).astype(np.float32)
+    env = np.ones(n, np.float32)
+    for t0, t1 in roar:
+        env[int(t0 * SR) : int(t1 * SR)] = 8.0  # +18 dB, sustained
+    y *= env
+    for t0, dur in shout:
+        t = np.arange(int(dur * SR)) / SR
+        y[int(t0 * SR) : int(t0 * SR) + len(t)] += 0.3 * np.sin(2 * np.pi * 300 * t).astype(np.float32)
+    return y
+
+
+def _timeline(cols, meta, duration_s, cfg):
+    return build_timeline(duration_s, cfg.bin_s, cols, {"audio": meta}, clip_z=cfg.clip_z, min_scale=cfg.min_scale)
+
+
+def _run(y, cfg, chunk_s=7.3):
+    duration = len(y) / SR
+    cols, meta = audio_signals(_chunks(y, chunk_s), SR, duration, cfg)
+    return _timeline(cols, meta, duration, cfg), cols
+
+
+def test_roar_is_a_peak_and_a_shout_is_not(cfg):
+    y = _crowd(60.0, roar=[(30.0, 34.0)], shout=[(12.0, 0.25)])
+    tl, cols = _run(y, cfg)
+    assert set(COLUMNS) <= set(cols)
+    peaks = audio_peaks(tl, cfg)
+    assert len(peaks) == 1, peaks
+    p = peaks[0]
+    assert 29.0 <= p["t_s"] <= 35.0
+    assert p["duration_s"] >= 2.0
+    assert p["loudness_db"] > 10.0, "the reason text can quote real dB"
+    b = slice(int(30.5 / 0.5), int(33.5 / 0.5))
+    assert np.nanmin(tl.columns["audio_roar"][b]) > 2.0
+
+
+def test_streaming_does_not_depend_on_chunk_size(cfg):
+    y = _crowd(40.0, seed=3, roar=[(20.0, 23.0)])
+    _, a = _run(y, cfg, chunk_s=40.0)
+    _, b = _run(y, cfg, chunk_s=1.37)
+    for k in ("audio_loudness", "audio_roar"):
+        assert np.allclose(a[k], b[k], atol=1e-3, equal_nan=True), k
+
+
+def test_digital_silence_and_missing_audio_are_gaps_not_calm(cfg):
+    y = _crowd(20.0)
+    y[int(5 * SR) : int(10 * SR)] = 0.0
+    _, cols = _run(y, cfg)
+    for k in COLUMNS:
+        # bins 5.5-9.5 s (the edge bins hold frames that straddle the silence)
+        assert np.isnan(cols[k][11:19]).all(), k
+        assert np.isfinite(cols[k][:10]).all(), k
+    cols, meta = missing_audio(6.0, cfg, "no audio stream in x.mp4")
+    assert all(np.isnan(v).all() and len(v) == 12 for v in cols.values())
+    assert meta["gap"] == "no audio stream in x.mp4"
+
+
+def test_find_peaks_reports_prominence_and_duration():
+    curve = np.zeros(40)
+    curve[10:16] = 3.0  # 3 s plateau
+    curve[30] = 5.0  # one-bin spike
+    peaks = find_peaks(curve, 0.5, min_prominence=1.5, min_duration_s=1.5)
+    assert [round(p["t_s"]) for p in peaks] == [6]
+    assert peaks[0]["prominence"] == pytest.approx(3.0)
+    assert peaks[0]["duration_s"] == pytest.approx(3.0, abs=0.5)
+
+
+def _real(rel, cfg):
+    path = real_clip(rel)
+    info = media.probe(path)
+    track = media.audio(path, sr=SR, info=info)
+    cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg)
+    return _timeline(cols, meta, info.duration_s, cfg), meta
+
+
+def test_tactical_crowd_only_clip_has_no_peak(cfg):
+    tl, _ = _real("tactical_cam_crowd_only_audio/football.mp4", cfg)
+    assert audio_peaks(tl, cfg) == []
+    assert np.nanmax(excitement_curve(tl.columns)) < cfg.audio.peak_min_z
+
+
+def test_laliga_loud_passages_score_higher_than_quiet_middle(cfg):
+    tl, _ = _real("laliga_rm_sevilla_audio/soccer.mp4", cfg)
+    ex = excitement_curve(tl.columns)
+    t = tl.t_s
+    loud = ex[((t >= 14.0) & (t < 16.5)) | ((t >= 19.5) & (t < 21.0))]
+    quiet = ex[(t >= 6.0) & (t < 13.0)]
+    assert np.nanmean(loud) > np.nanmean(quiet) + 1.0
+    assert np.nanmean(tl.columns["audio_loudness"][(t >= 14.0) & (t < 16.5)]) > np.nanmax(
+        tl.columns["audio_loudness"][(t >= 11.0) & (t < 13.0)])
+    assert any(14.0 <= p["t_s"] <= 17.5 for p in audio_peaks(tl, cfg))
+
+
+def test_benfica_goal_has_an_audio_peak_near_it(cfg):
+    tl, _ = _real("goal_benfica_porto_audio/goal.mp4", cfg)
+    goal_s = 4.9  # labels.json
+    peaks = audio_peaks(tl, cfg)
+    assert peaks, "the goal call must make a peak"
+    assert any(abs(p["t_s"] - goal_s) <= 2.0 for p in peaks), peaks
+    assert all(p["t_s"] > 4.4 for p in peaks), "nothing peaks before the shot"
+
+
+def test_silent_audio_stream_gives_gaps(cfg):
+    tl, meta = _real("amateur_indoor_noaudio/football.mp4", cfg)  # AAC stream of zeros
+    assert all(np.isnan(tl.columns[k]).all() for k in COLUMNS)
+    assert meta["gap"] == "audio silent"
