@@ -245,9 +245,11 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
     target = target_duration(timeline.duration_s, cfg.segments, target_s)
-    select(segs, target, cfg.segments.min_score)
+    select(segs, target, cfg.segments.min_score, min_len_s=cfg.segments.min_len_s,
+           keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
     for s in segs:
-        s.reason = reason_for(s, timeline)
+        trimmed = s.reason
+        s.reason = reason_for(s, timeline) + ("; " + trimmed if trimmed else "")
     explain_selection(segs, target, cfg.segments.min_score)
     notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
     return Selection(segs, curve.score, curve.weights_used, notes, target)

@@ -176,10 +176,11 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         score = float(np.nanmax(smooth[i0:i1]) - calm)
         segments.append(Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
                                 score=score / spread, components=components))
-    _mark_replays(segments, replay, bin_s)
-    for k, seg in enumerate(sorted(segments, key=lambda s: s.start)):
+    segments.sort(key=lambda s: s.start)
+    for k, seg in enumerate(segments):
         seg.id = f"s{k + 1:03d}"
-    return sorted(segments, key=lambda s: s.start)
+    _mark_replays(segments, replay, bin_s)
+    return segments
 
 
 def _snap(start: float, end: float, cuts: np.ndarray, within_s: float, peak: float) -> tuple[float, float]:
@@ -239,17 +240,20 @@ def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> 
         for prev in reversed(ordered[:i]):
             pb = min(int(prev.peak // bin_s), len(replay) - 1)
             if not replay[pb]:
-                seg.replay_of = prev.id or f"@{prev.start:.3f}"
+                seg.replay_of = prev.id
                 break
-        else:
-            seg.replay_of = "unknown"
+        # No earlier live segment: the replay is the only showing of its moment, so it
+        # stays a moment of its own (replay_of null).
 
 
-def select(segments: list[Segment], target_s: float, min_score: float = 0.0) -> list[Segment]:
+def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
+           min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0) -> list[Segment]:
     """Rank by score, then fill `target_s` with the best segments; chronological result.
 
     Replays of a moment already shown and segments scoring below `min_score` are candidates
-    only. Deterministic: ties break on start time.
+    only. A segment longer than the time left is trimmed around its peak (never below
+    `min_len_s`, keeping `keep_pre_s` before and `keep_post_s` after the peak) rather than
+    dropped. Deterministic: ties break on start time.
     """
     for s in segments:
         s.selected = False
@@ -260,8 +264,21 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0) -> 
     for s in ranked:
         if s.replay_of is not None or s.score < min_score:
             continue
-        if total + s.duration <= target_s + 1e-9:
+        left = target_s - total
+        if s.duration <= left + 1e-9:
             s.selected = True
+            total += s.duration
+            continue
+        core = min(keep_pre_s, s.peak - s.start) + min(keep_post_s, s.end - s.peak)
+        if min_len_s > 0 and left >= max(min_len_s, core) - 1e-9:
+            # Trim around the peak: keep the moment, give up the calm edges.
+            pre = min(s.peak - s.start, max(keep_pre_s, left - min(keep_post_s, s.end - s.peak)))
+            start = max(s.start, s.peak - pre)
+            end = min(s.end, start + left)
+            start = max(s.start, end - left)
+            s.start, s.end = float(start), float(end)
+            s.selected = True
+            s.reason = (s.reason + "; " if s.reason else "") + "trimmed to fit the reel"
             total += s.duration
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
 

@@ -1,0 +1,174 @@
+"""Tracking: persistent ids on known trajectories (with camera pan, misses, crossings),
+the ball track's gating and gap filling, and the tracks file."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipeline.config import load_config
+from pipeline.detect import get_detector
+from pipeline.evaluate import _iou
+from pipeline.track import BALL_TRACK_ID, read_tracks, track, write_tracks
+from pipeline.types import BALL, CLASS_ID, Detections, Frame
+
+WIDTH, HEIGHT = 1280, 720
+FPS = 5.0
+
+
+def cfg():
+    return load_config().track
+
+
+def trajectories(n_players=12, n_frames=40, seed=0, pan_px_per_frame=25.0):
+    """Known player boxes per frame (n_frames, n_players, 4) in image px, with a camera pan
+    that changes direction, players running at up to ~8 m/s, and two players crossing."""
+    rng = np.random.default_rng(seed)
+    start = np.stack([rng.uniform(100, WIDTH - 100, n_players), rng.uniform(200, HEIGHT - 60, n_players)], 1)
+    vel = rng.normal(0, 12, (n_players, 2))  # px per sample
+    start[0], vel[0] = (400, 400), (15, 0)  # players 0 and 1 run through each other
+    start[1], vel[1] = (700, 405), (-15, 0)
+    pan = pan_px_per_frame * np.sin(np.linspace(0, np.pi * 2, n_frames))
+    camera = np.cumsum(pan)
+    feet = start[None] + vel[None] * np.arange(n_frames)[:, None, None]
+    feet[:, :, 0] -= camera[:, None]
+    h = 30 + 40 * feet[:, :, 1:2] / HEIGHT
+    w = 0.4 * h
+    boxes = np.concatenate([feet[:, :, :1] - w / 2, feet[:, :, 1:] - h, feet[:, :, :1] + w / 2, feet[:, :, 1:]], axis=2)
+    return boxes.astype(np.float32)
+
+
+def noisy_detections(truth, seed=0, miss=0.1, jitter_px=2.0):
+    rng = np.random.default_rng(seed)
+    dets, who = [], []
+    for f, boxes in enumerate(truth):
+        seen = rng.random(len(boxes)) >= miss
+        inside = (boxes[:, 0] > 0) & (boxes[:, 2] < WIDTH)
+        keep = np.flatnonzero(seen & inside)
+        b = boxes[keep] + rng.normal(0, jitter_px, (len(keep), 4)).astype(np.float32)
+        score = rng.uniform(0.3, 0.95, len(keep)).astype(np.float32)
+        dets.append(Detections(f / FPS, b, score, np.full(len(keep), CLASS_ID["player"], np.int16)))
+        who.append(keep)
+    return dets, who
+
+
+def id_stability(tracks, truth_boxes_per_frame, times):
+    """For each true player: share of its frames whose matched track id is its usual id,
+    and the number of true players sharing one id."""
+    per_player: dict[int, list[int]] = {}
+    for f, t in enumerate(times):
+        rows = np.flatnonzero((np.abs(tracks.t_s - t) < 1e-6) & (tracks.track_id != BALL_TRACK_ID))
+        if len(rows) == 0:
+            continue
+        iou = _iou(truth_boxes_per_frame[f], tracks.xyxy[rows])
+        for p in range(len(truth_boxes_per_frame[f])):
+            j = int(np.argmax(iou[p]))
+            if iou[p, j] >= 0.5:
+                per_player.setdefault(p, []).append(int(tracks.track_id[rows[j]]))
+    stability, usual = [], {}
+    for p, ids in per_player.items():
+        u, n = np.unique(ids, return_counts=True)
+        usual[p] = int(u[np.argmax(n)])
+        stability.append(n.max() / len(ids))
+    shared = len(usual) - len(set(usual.values()))
+    return np.array(stability), shared
+
+
+def test_ids_survive_camera_pan_misses_and_a_crossing():
+    truth = trajectories()
+    dets, _ = noisy_detections(truth)
+    tracks = track(dets, cfg(), WIDTH)
+    stability, shared = id_stability(tracks, truth, [d.t_s for d in dets])
+    assert len(stability) >= 10
+    assert stability.min() >= 0.9, stability
+    assert shared == 0
+    n_ids = len(np.unique(tracks.track_id[tracks.track_id != BALL_TRACK_ID]))
+    assert n_ids <= 1.25 * truth.shape[1], n_ids
+
+
+def test_short_player_gaps_are_interpolated_and_flagged():
+    truth = trajectories(n_players=3, n_frames=10, pan_px_per_frame=0)
+    dets, _ = noisy_detections(truth, miss=0.0, jitter_px=0)
+    dets[4] = dets[4][np.array([False, True, True])]  # player 0 unseen in frame 4
+    tracks = track(dets, cfg(), WIDTH)
+    at4 = np.abs(tracks.t_s - dets[4].t_s) < 1e-9
+    assert at4.sum() == 3 and tracks.interpolated[at4].sum() == 1
+    filled = tracks.xyxy[at4 & tracks.interpolated][0]
+    assert np.abs(filled - truth[4, 0]).max() < 3
+
+
+def _ball_dets(n=30, gap=(10, 13), outlier_every=4):
+    """Ball moving steadily; one gap; a bright false candidate far away now and then."""
+    dets, truth = [], []
+    for f in range(n):
+        xy = np.array([200 + 20 * f, 400 - 5 * f], np.float32)
+        truth.append(xy)
+        boxes, scores = [], []
+        if not gap[0] <= f < gap[1]:
+            boxes.append([xy[0] - 5, xy[1] - 5, xy[0] + 5, xy[1] + 5])
+            scores.append(0.3)
+        if f % outlier_every == 0 and f > 0:
+            boxes.append([1100, 150, 1110, 160])  # the penalty spot, more confident
+            scores.append(0.6)
+        dets.append(Detections(f / FPS, np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32),
+                               np.full(len(boxes), BALL, np.int16)))
+    return dets, np.array(truth)
+
+
+def test_ball_track_follows_the_ball_not_a_brighter_distraction_and_fills_gaps():
+    dets, truth = _ball_dets()
+    tracks = track(dets, cfg(), WIDTH)
+    ball = tracks.track_id == BALL_TRACK_ID
+    assert (tracks.cls[ball] == BALL).all()
+    assert ball.sum() == len(dets)  # one ball row per frame, gap filled
+    centres = (tracks.xyxy[ball, :2] + tracks.xyxy[ball, 2:]) / 2
+    assert np.abs(centres - truth).max() < 3
+    assert tracks.interpolated[ball].sum() == 3
+
+
+def test_ball_gap_longer_than_limit_is_not_filled():
+    dets, _ = _ball_dets(gap=(5, 15), outlier_every=1000)  # 2 s gap > ball_max_gap_s (1 s)
+    tracks = track(dets, cfg(), WIDTH)
+    assert not tracks.interpolated[tracks.track_id == BALL_TRACK_ID].any()
+
+
+def test_tracks_round_trip_through_parquet(tmp_path):
+    truth = trajectories(n_players=4, n_frames=8)
+    dets, _ = noisy_detections(truth)
+    tracks = track(dets, cfg(), WIDTH)
+    path = write_tracks(tracks, tmp_path / "tracks.parquet", {"detector": "x"})
+    back, info = read_tracks(path)
+    assert info == {"detector": "x"}
+    for name in ("t_s", "track_id", "cls", "xyxy", "score", "team", "interpolated"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(tracks, name))
+
+
+def render(truth_boxes, kits, shift_px, seed):
+    """Green striped pitch scrolled by the camera, with figures at the known boxes."""
+    img = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    x = np.arange(WIDTH) + shift_px
+    img[:, :, 0], img[:, :, 2] = 40, 45
+    img[:, :, 1] = (125 + 18 * ((x // 90) % 2))[None, :]
+    img[: int(0.1 * HEIGHT)] = np.random.default_rng(seed).integers(40, 200, (int(0.1 * HEIGHT), WIDTH, 3))
+    for (x1, y1, x2, y2), kit in zip(truth_boxes, kits):
+        cx, h = (x1 + x2) / 2, y2 - y1
+        cv2.ellipse(img, (int(cx), int(y2 - 0.62 * h)), (int((x2 - x1) / 2), int(0.26 * h)), 0, 0, 360, kit, -1)
+        cv2.rectangle(img, (int(cx - h * 0.13), int(y2 - 0.4 * h)), (int(cx + h * 0.13), int(y2)), (40, 60, 120), -1)
+        cv2.circle(img, (int(cx), int(y2 - 0.9 * h)), int(0.1 * h), (120, 160, 210), -1)
+    return img
+
+
+def test_ids_stable_on_generated_footage_through_the_classic_detector():
+    truth = trajectories(n_players=10, n_frames=25, seed=3, pan_px_per_frame=15)
+    # keep players apart so the test is about tracking, not about splitting merged blobs
+    truth = truth[:, 2:]
+    kits = [(235, 235, 235) if k % 2 else (40, 40, 200) for k in range(truth.shape[1])]
+    camera = np.cumsum(15 * np.sin(np.linspace(0, 2 * np.pi, truth.shape[0])))
+    det = get_detector(load_config(overrides=["detect.classic_width=null"]).detect, "classic")
+    frames = [Frame(f / FPS, render(truth[f], kits, camera[f], f), f, 1.0) for f in range(truth.shape[0])]
+    dets = det.detect(frames)
+    tracks = track(dets, cfg(), WIDTH)
+    stability, shared = id_stability(tracks, truth, [f.t_s for f in frames])
+    assert len(stability) >= 0.8 * truth.shape[1]
+    assert np.median(stability) == 1.0 and stability.min() >= 0.8, stability
+    assert shared == 0
