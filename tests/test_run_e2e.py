@@ -1,0 +1,108 @@
+"""End to end on a short generated match: run, cache reuse, rescore, render, eval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import media, synth
+
+from .conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def run_out(tmp_path_factory, short_match):
+    out = tmp_path_factory.mktemp("e2e") / "out"
+    r = run_cli("run", short_match, "-o", out, "--target-duration", "15", "--detector", "classic")
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_run_writes_every_output(run_out):
+    out, r = run_out
+    for name in ("reel.mp4", "segments.json", "timeline.csv", "config.yaml", "run.json"):
+        assert (out / name).is_file(), name
+    run = json.loads((out / "run.json").read_text())
+    assert {"audio", "decode", "detect", "track"} <= set(run["timings_s"])
+    assert "versions" in run and "device" in run
+    assert "selected" in r.stderr + r.stdout
+
+
+def test_goal_is_in_the_reel(run_out, short_match):
+    out, _ = run_out
+    r = run_cli("eval", out, "--truth", synth.truth_path_for(short_match), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["goal_recall"] == 1.0
+
+
+def test_reel_within_target_chronological_with_sound(run_out):
+    out, _ = run_out
+    doc = json.loads((out / "segments.json").read_text())
+    chosen = [s for s in doc["segments"] if s["selected"]]
+    assert chosen and sum(s["end"] - s["start"] for s in chosen) <= 15.0 + 1e-6
+    starts = [s["start"] for s in chosen]
+    assert starts == sorted(starts)
+    info = media.probe(out / "reel.mp4")
+    assert info.duration_s == pytest.approx(sum(s["end"] - s["start"] for s in chosen), abs=0.3)
+    x = media.audio(out / "reel.mp4", sr=8000).read_all()
+    assert len(x) > 8000 and np.sqrt(np.mean(x ** 2)) > 1e-3
+
+
+def test_timeline_csv_contract(run_out):
+    out, _ = run_out
+    header = (out / "timeline.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "t" and header[-1] == "score"
+    assert all("_" in h for h in header[1:-1])
+    assert {"audio_roar", "motion_speed", "shots_cut"} <= set(header)
+
+
+def test_second_run_reuses_the_analysis_cache(run_out, short_match):
+    out, _ = run_out
+    r = run_cli("run", short_match, "-o", out, "--target-duration", "15", "--detector", "classic", "--no-render")
+    assert r.returncode == 0, r.stderr
+    assert "cache hit" in r.stderr
+    assert json.loads((out / "run.json").read_text())["cache_hit"] is True
+
+
+def test_rescore_reweights_without_decoding(run_out):
+    out, _ = run_out
+    r = run_cli("rescore", out, "--set", "weights.audio=0", "--no-render")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "segments.json").read_text())
+    assert doc["weights_used"]["audio"] == 0.0
+    assert doc["config"]["weights"]["audio"] == 0.0
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"] == "rescore" and "decode" not in run["timings_s"]
+    # Restore for the other tests.
+    assert run_cli("rescore", out, "--set", "weights.audio=0.45", "--no-render").returncode == 0
+
+
+def test_render_selection_by_id_and_refuses_other_inputs(run_out, tmp_path):
+    out, _ = run_out
+    doc = json.loads((out / "segments.json").read_text())
+    first = doc["segments"][0]
+    sel = tmp_path / "sel.json"
+    sel.write_text(json.dumps({"schema_version": "1.0", "input_fingerprint": doc["input"]["fingerprint"], "segments": [{"id": first["id"]}]}))
+    r = run_cli("render", out, "--selection", sel)
+    assert r.returncode == 0, r.stderr
+    assert media.probe(out / "reel.mp4").duration_s == pytest.approx(first["end"] - first["start"], abs=0.3)
+    sel.write_text(json.dumps({"schema_version": "1.0", "input_fingerprint": "0" * 64, "segments": [{"id": first["id"]}]}))
+    r = run_cli("render", out, "--selection", sel)
+    assert r.returncode == 2 and "another input" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_existing_foreign_folder_needs_force(tmp_path, short_match):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    r = run_cli("run", short_match, "-o", out, "--detector", "classic", "--no-render")
+    assert r.returncode == 5 and "--force" in r.stderr
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_audio_only_input_is_a_media_error(tmp_path, bad_inputs):
+    r = run_cli("run", bad_inputs["audio_only"], "-o", tmp_path / "o")
+    assert r.returncode == 3 and "no video stream" in r.stderr
