@@ -137,6 +137,8 @@ class SegmentsConfig(_Section):
     pre_roll_s: float = Field(ge=0)
     post_roll_s: float = Field(ge=0)
     snap_to_cut_s: float = Field(ge=0)
+    replay_context_s: float = Field(ge=0)
+    replay_bonus: float = Field(ge=0)
 
 
 class RenderConfig(_Section):

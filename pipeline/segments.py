@@ -163,6 +163,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
         start, end = _fit_length(start, end, float(t[p]), cfg, duration)
         raw.append((start, end, int(p)))
+    raw += _replay_context(raw, timeline, smooth, cfg, duration)
     merged = _merge(sorted(raw), replay, cfg.max_len_s)
     segments: list[Segment] = []
     for start, end, p in merged:
@@ -173,14 +174,48 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             window = window[~np.isnan(window)]
             # A group's contribution: its weight share times its level around the peak.
             components[g] = float(curve.weights_used.get(g, 0.0) * np.max(window)) if len(window) else 0.0
-        score = float(np.nanmax(smooth[i0:i1]) - calm)
+        score = float(np.nanmax(smooth[i0:i1]) - calm) / spread
+        if _followed_by_replay(end, replay_starts(timeline), cfg.replay_context_s) and not replay[min(p, n - 1)]:
+            # Broadcasters replay what mattered: a replay right after is evidence in itself.
+            score += cfg.replay_bonus
+            components["shots"] = components.get("shots", 0.0) + cfg.replay_bonus
         segments.append(Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
-                                score=score / spread, components=components))
+                                score=score, components=components))
     segments.sort(key=lambda s: s.start)
     for k, seg in enumerate(segments):
         seg.id = f"s{k + 1:03d}"
     _mark_replays(segments, replay, bin_s)
     return segments
+
+
+def replay_starts(timeline: Timeline) -> list[float]:
+    spans = (timeline.meta or {}).get("replays") or []
+    return sorted(float(a) for a, _ in spans)
+
+
+def _followed_by_replay(end: float, starts: list[float], within_s: float) -> bool:
+    return any(end - 1.0 <= r <= end + within_s for r in starts)
+
+
+def _replay_context(raw: list[tuple[float, float, int]], timeline: Timeline, smooth: np.ndarray,
+                    cfg: SegmentsConfig, duration: float) -> list[tuple[float, float, int]]:
+    """A replay with no live candidate just before it: add the live moment it replays.
+
+    The goal itself (or the celebration, when the goal happened before the footage) is the
+    stretch before the replay starts; its excitement may be a plateau, not a peak.
+    """
+    bin_s = timeline.bin_s
+    out = []
+    for r in replay_starts(timeline):
+        if any(r - cfg.replay_context_s <= e and s < r for s, e, _ in raw):
+            continue
+        start = max(r - cfg.replay_context_s, 0.0)
+        if r - start < cfg.min_len_s:
+            continue
+        i0, i1 = int(start // bin_s), max(int(r // bin_s), int(start // bin_s) + 1)
+        p = i0 + int(np.nanargmax(smooth[i0:i1]))
+        out.append((start, float(r), p))
+    return out
 
 
 def _snap(start: float, end: float, cuts: np.ndarray, within_s: float, peak: float) -> tuple[float, float]:

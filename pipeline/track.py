@@ -176,7 +176,8 @@ def track_ball(detections: list[Detections], cfg: TrackConfig, frame_width_px: i
             pred = last_xy + velocity * gap
             dist = np.linalg.norm(xy - pred, axis=1)
             k = int(np.argmin(dist))
-            if dist[k] > gate * max(1.0, gap / max(step_s, 1e-3)):
+            # the prediction carries the ball's velocity, so the gate widens slowly over a gap
+            if dist[k] > gate * (1.0 + 0.5 * max(0.0, gap / max(step_s, 1e-3) - 1.0)):
                 continue
             velocity = 0.5 * velocity + 0.5 * (xy[k] - last_xy) / max(gap, 1e-3)
         if last_xy is None or gap > cfg.ball_max_gap_s:

@@ -30,12 +30,17 @@ WEIGHT_SUFFIXES = (".onnx", ".pt", ".engine", ".torchscript", ".mlpackage", ".tf
 HOW_TO = "see models/README.md for how to obtain weights"
 
 
-def _offline_ultralytics():
-    """Import ultralytics with every network path switched off: no pip AutoUpdate, no
-    telemetry, no online checks. Must run before the first ultralytics import."""
+def _set_offline_env() -> None:
+    """Switch ultralytics' network paths off (no pip AutoUpdate, no telemetry, no online
+    check); read by ultralytics at its first import, so set before any of it is imported."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_VERBOSE", "false")
+
+
+def _offline_ultralytics():
+    """Import ultralytics with every network path switched off."""
+    _set_offline_env()
     import ultralytics
     from ultralytics.utils import checks
 
@@ -66,6 +71,7 @@ def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS
     candidates = [models_dir / p.name]
     if len(p.parts) == 1:
         try:
+            _set_offline_env()
             from ultralytics.utils import SETTINGS  # noqa: PLC0415 (import only when needed)
 
             candidates.append(Path(SETTINGS["weights_dir"]) / p.name)
