@@ -300,7 +300,8 @@ def rescore(out, target_duration, no_render, render_mode, config_path, overrides
     doc, timeline = runmod.load_state(out)
     base = out / "config.yaml"
     cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
-    changed = [k for k in runmod.ANALYSIS_SECTIONS if cfg.section_dict(k) != doc.get("config_sections", {}).get(k, cfg.section_dict(k))]
+    used = doc.get("config_sections", {})
+    changed = [k for k in runmod.ANALYSIS_SECTIONS if k in used and cfg.section_dict(k)[k] != used[k]]
     t0 = _time.perf_counter()
     sel = runmod.select_segments(timeline, cfg, target_duration)
     runmod.write_outputs(out, doc, timeline, sel, cfg)
@@ -367,6 +368,80 @@ def eval_cmd(out, truth, as_json):
     click.echo(f"precision      {fmt(res['precision'])}  (reel {res['reel_s']:.1f} s)")
     for e in res["events"]:
         click.echo(f"  {e['type']:6s} {_clock(e['time'])}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}")
+
+
+@cli.command()
+@click.argument("video", type=click.Path())
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@_detector_option
+@click.option("--annotate", is_flag=True, help="Also write OUT/preview.mp4 with boxes, track ids and team colours.")
+@config_options
+@click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
+def detect(video, out, detector, weights, annotate, config_path, overrides, force):
+    """Detect and track players and ball in VIDEO: OUT/detections.parquet, OUT/tracks.parquet."""
+    from . import media
+    from . import run as runmod
+    from .detect import get_detector, run_detection
+    from .detect.base import write_detections
+    from .outputs import write_text
+    from .track import track, track_summary, write_tracks
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    info = media.probe(video)
+    runmod.check_limits(info, cfg)
+    out = runmod.prepare(Path(out), force)
+    det = get_detector(cfg.detect)
+    frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
+                          skip_nonref=cfg.media.skip_nonref, info=info)
+    with progress("detect", info.duration_s) as update:
+        dets, det_info = run_detection(frames, det, cfg.detect, progress=lambda f: update(f.t_s))
+    with progress("track", None):
+        tracks = track(dets, cfg.track, info.width)
+    summary = track_summary(tracks)
+    write_detections(dets, out / "detections.parquet", det_info)
+    write_tracks(tracks, out / "tracks.parquet", {"detector": det_info, **summary})
+    write_text(out / "config.yaml", cfg.to_yaml())
+    click.echo(f"detector  {det_info.get('backend')} ({det_info.get('ms_per_frame')} ms/frame over {det_info.get('frames')} frames)")
+    if det_info.get("auto"):
+        click.echo(f"auto      {det_info['auto']}")
+    click.echo(f"tracks    {summary}")
+    click.echo(f"outputs   {out}/detections.parquet, {out}/tracks.parquet")
+    if annotate:
+        from .detect.annotate import write_preview
+
+        with progress("annotate", None):
+            path = write_preview(media.frames(video, fps=cfg.media.analysis_fps, width=min(960, info.width), info=info),
+                                 tracks, out / "preview.mp4", fps=cfg.media.analysis_fps)
+        click.echo(f"preview   {path}")
+
+
+@cli.command(name="eval-detector")
+@click.option("--frames", "frames_dir", type=click.Path(file_okay=False, exists=True), required=True,
+              help="Folder with images/ and labels/ in YOLO format (data.yaml beside them, or DFL class names).")
+@_detector_option
+@click.option("--tile/--no-tile", default=None, help="Tiled YOLO inference at native resolution (default from config).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N frames.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@config_options
+def eval_detector_cmd(frames_dir, detector, weights, tile, limit, as_json, config_path, overrides):
+    """Person and ball recall/precision of a detector on labelled frames, and ms per frame."""
+    from .detect import get_detector
+    from .evaluate import eval_detector
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    if tile is not None:
+        cfg = cfg.model_copy(update={"detect": cfg.detect.model_copy(update={"tile": tile})})
+    det = get_detector(cfg.detect)
+    with progress("frames", None) as update:
+        res = eval_detector(frames_dir, det, limit=limit, progress=lambda i: update(i))
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    for k in ("person", "ball"):
+        r = res[k]
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
+        click.echo(f"{k:7s} recall {fmt(r['recall'])}  precision {fmt(r['precision'])}  (n={r['n']})")
+    click.echo(f"speed   {res['ms_per_frame']:.0f} ms/frame over {res['frames']} frames")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,6 +168,8 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     segments: list[Segment] = []
     for start, end, p in merged:
         i0, i1 = int(start // bin_s), max(int(np.ceil(end / bin_s)), int(start // bin_s) + 1)
+        if not i0 <= p < i1:  # a split moved the edge past the peak: the top inside is the peak
+            p = i0 + int(np.nanargmax(smooth[i0:i1]))
         components = {}
         for g, vals in curve.groups.items():
             window = vals[i0:i1]
@@ -205,9 +207,11 @@ def _replay_context(raw: list[tuple[float, float, int]], timeline: Timeline, smo
     stretch before the replay starts; its excitement may be a plateau, not a peak.
     """
     bin_s = timeline.bin_s
+    replay = _replay_mask(timeline)
+    live = [(s, e) for s, e, p in raw if not replay[min(p, len(replay) - 1)]]
     out = []
     for r in replay_starts(timeline):
-        if any(r - cfg.replay_context_s <= e and s < r for s, e, _ in raw):
+        if any(r - cfg.replay_context_s <= e and s < r for s, e in live):
             continue
         start = max(r - cfg.replay_context_s, 0.0)
         if r - start < cfg.min_len_s:
@@ -330,7 +334,7 @@ def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | 
 
 # (raw column, phrase template, minimum worth mentioning); the value is the window maximum.
 _PHRASES = {
-    "audio_roar": ("crowd roar +{v:.0f} dB for {d:.0f} s", 1.0),
+    "audio_roar": ("crowd roar +{v:.0f} dB for {d:g} s", 1.0),
     "audio_loudness": ("loudness +{v:.0f} dB over the match baseline", 1.0),
     "audio_voice": ("commentator's pitch up {v:.0f} semitones", 1.0),
     "audio_onsets": ("{v:.1f} sound onsets/s", 0.0),
@@ -363,7 +367,7 @@ def reason_for(seg: Segment, timeline: Timeline) -> str:
         v = float(np.max(w))
         if v < floor or (floor == 0.0 and v <= 0):
             continue
-        d = float(np.sum(w >= max(v / 2, floor))) * bin_s
+        d = max(float(np.sum(w >= max(v / 2, floor))) * bin_s, bin_s)
         z = timeline.columns.get(col)
         zmax = float(np.nanmax(_window(z, seg, bin_s))) if z is not None and np.any(~np.isnan(_window(z, seg, bin_s))) else 0.0
         phrases.append((zmax, template.format(v=v, d=d)))

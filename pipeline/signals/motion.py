@@ -265,7 +265,9 @@ def _converging(tracks: Tracks, cfg) -> tuple[np.ndarray, np.ndarray]:
                     pts = state[2][[state[1][i] for i in ids]]
                     return np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean() / state[3] * cfg.motion.player_height_m
                 out_t.append(tt)
-                out_v.append(-(spread(cur, common) - spread(prev, common)) / (tt - prev[0]))
+                rate = -(spread(cur, common) - spread(prev, common)) / (tt - prev[0])
+                # A rate beyond a sprint is an identity switch or a cut, not players closing in.
+                out_v.append(rate if abs(rate) <= cfg.motion.max_speed_mps else np.nan)
         prev = cur
     return np.array(out_t), np.array(out_v)
 
