@@ -49,3 +49,46 @@ def frame_stream_decode(path: str | Path, fps: float, width: int | None, skip_no
         "source_fps": source_frames / seconds if seconds else 0.0,
         "x_realtime": info.duration_s / seconds if seconds else 0.0,
     }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench(video: str | Path, cfg, detector=None, reporter=None, repeat_decode: int = 1) -> dict:
+    """ffmpeg's own full decode of VIDEO and our analysis of it, measured in one run.
+
+    `analysis_fps` counts source frames (duration x frame rate) per second of analysis, so
+    `ratio_vs_decode` = analysis_fps / ffmpeg decode fps compares like with like. The analysis
+    runs with a fresh cache (nothing reused).
+    """
+    import tempfile
+
+    from . import run as runmod
+
+    info = media.probe(video)
+    ff = max((ffmpeg_decode(video) for _ in range(max(repeat_decode, 1))), key=lambda r: r["fps"])
+    with tempfile.TemporaryDirectory(prefix="highlights-bench-") as tmp:
+        t0 = time.perf_counter()
+        a = runmod.analyze(video, cfg, Path(tmp), reporter=reporter, reuse_cache=False, detector=detector)
+        seconds = time.perf_counter() - t0
+    source_frames = info.duration_s * info.fps
+    analysis_fps = source_frames / seconds if seconds else 0.0
+    return {
+        "input": str(video),
+        "duration_s": round(info.duration_s, 3),
+        "size": [info.width, info.height],
+        "fps": round(info.fps, 3),
+        "decode_fps": round(ff["fps"], 1),
+        "analysis_fps": round(analysis_fps, 1),
+        "ratio_vs_decode": round(analysis_fps / ff["fps"], 3) if ff["fps"] else None,
+        "x_realtime": round(info.duration_s / seconds, 2) if seconds else None,
+        "analysis_s": round(seconds, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "stages": {k: round(v, 3) for k, v in a.timings.items()},
+        "detector": a.detector.get("backend"),
+        "notes": a.notes,
+    }

@@ -444,6 +444,89 @@ def eval_detector_cmd(frames_dir, detector, weights, tile, limit, as_json, confi
     click.echo(f"speed   {res['ms_per_frame']:.0f} ms/frame over {res['frames']} frames")
 
 
+@cli.command()
+@click.argument("video", type=click.Path())
+@_detector_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@config_options
+def bench(video, detector, weights, as_json, config_path, overrides):
+    """Measure analysis throughput on VIDEO against ffmpeg's own decode of it (one run)."""
+    from . import bench as benchmod
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    res = benchmod.bench(video, cfg, reporter=None if as_json else RichReporter())
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    click.echo(f"input          {res['input']} ({res['duration_s']:.0f} s, {res['size'][0]}x{res['size'][1]} @ {res['fps']:.2f} fps)")
+    click.echo(f"ffmpeg decode  {res['decode_fps']:.0f} fps (every frame, -f null)")
+    click.echo(f"analysis       {res['analysis_fps']:.0f} source fps in {res['analysis_s']:.1f} s ({res['detector']})")
+    click.echo(f"ratio          {res['ratio_vs_decode']:.2f} x ffmpeg decode, {res['x_realtime']:.1f} x real time")
+    click.echo(f"peak memory    {res['peak_rss_mb']:.0f} MB")
+    click.echo("stages         " + ", ".join(f"{k} {v:.1f} s" for k, v in res["stages"].items()))
+    for n in res["notes"]:
+        click.echo(f"note           {n}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help="Inputs from a file: one path per line (# comments; relative to the manifest) or a JSON list.")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True,
+              help="Output folder: one subfolder per match, and batch.json.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
+              help="local: processes on this machine; ray: a Ray cluster (default: batch.engine).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Matches at once (default: local 1, ray as many as the cluster's CPUs/GPUs allow).")
+@click.option("--address", default=None,
+              help="Ray cluster to join (auto: the one this machine belongs to); none starts a local Ray.")
+@click.option("--gpus-per-job", type=click.FloatRange(min=0), default=None,
+              help="Ray: GPUs each match holds (0.5 = two matches per GPU).")
+@click.option("--cpus-per-job", type=click.FloatRange(min=0.01), default=None, help="Ray: CPUs each match holds.")
+@_target_option
+@_detector_option
+@click.option("--no-render", is_flag=True, help="Write the evidence files but no reels.")
+@config_options
+@click.option("--force", is_flag=True, help="Write into existing folders highlights did not create.")
+def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_per_job, target_duration, detector, weights,
+          no_render, config_path, overrides, force):
+    """Many matches: OUT/<match>/ for each input, OUT/batch.json; re-running resumes.
+
+    \b
+    Matches already complete with the same input and config are skipped; a failed or
+    interrupted one is redone. Exit code: 0 when every match is done or skipped, else
+    the code of the first failed match (see docs/batch.md).
+    """
+    from . import batch as batchmod
+
+    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    given = {"engine": engine, "workers": workers, "address": address, "gpus_per_job": gpus_per_job,
+             "cpus_per_job": cpus_per_job}
+    updates = {k: v for k, v in given.items() if v is not None}
+    cfg = cfg.model_copy(update={"batch": type(cfg.batch).model_validate(cfg.batch.model_dump() | updates)})
+    if cfg.batch.engine != "ray" and (address or gpus_per_job or cpus_per_job):
+        raise ConfigError("--address, --gpus-per-job and --cpus-per-job need --engine ray")
+    jobs = batchmod.plan_jobs(batchmod.collect_inputs(inputs, manifest), out)
+    options = batchmod.JobOptions(target_s=target_duration, render=not no_render, force=force)
+    console = _console()
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    with progress("matches", float(len(jobs))) as update:
+        def on_result(res: dict) -> None:
+            counts[res["status"]] += 1
+            update(float(sum(counts.values())))
+            if res["status"] == "failed":
+                console.print(f"failed    {res['input']}: {res['error']}", highlight=False)
+
+        result = batchmod.run_batch(jobs, out, cfg, options, on_result=on_result)
+    console.print(f"matches   {len(jobs)}: {counts['done']} done, {counts['skipped']} skipped "
+                  f"(already complete), {counts['failed']} failed", highlight=False)
+    for m in result.failed:
+        console.print(f"  failed  {m['input']} (exit {m['exit_code']}): {m['error']}", highlight=False)
+    console.print(f"outputs   {Path(out) / batchmod.BATCH_FILE}; one folder per match under {out}", highlight=False)
+    console.print(f"time      {result.seconds:.1f} s", highlight=False)
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure onto the documented exit codes."""
     try:

@@ -117,6 +117,16 @@ class SignalsConfig(_Section):
     motion: MotionSignalsConfig
 
 
+class CascadeConfig(_Section):
+    enabled: bool
+    min_duration_s: float = Field(ge=0)
+    top_fraction: float = Field(ge=0, le=1)
+    min_z: float
+    min_fraction: float = Field(ge=0, le=1)
+    margin_pre_s: float = Field(ge=0)
+    margin_post_s: float = Field(ge=0)
+
+
 class WeightsConfig(_Section):
     motion: float = Field(ge=0)
     audio: float = Field(ge=0)
@@ -158,8 +168,9 @@ class ReportConfig(_Section):
 
 class BatchConfig(_Section):
     engine: Literal["local", "ray"]
-    workers: int = Field(ge=1)
+    workers: int | None = Field(ge=1)  # matches at once; None: local 1, ray as the cluster allows
     address: str | None
+    cpus_per_job: float = Field(gt=0)  # Ray resources each match holds
     gpus_per_job: float = Field(ge=0)
 
 
@@ -168,6 +179,7 @@ class Config(_Section):
     detect: DetectConfig
     track: TrackConfig
     signals: SignalsConfig
+    cascade: CascadeConfig
     weights: WeightsConfig
     segments: SegmentsConfig
     render: RenderConfig

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -57,6 +57,29 @@ def _origin_s(container) -> float:
     """Time zero of the file: frame and audio times are measured from here."""
     start = container.start_time
     return start / av.time_base if start is not None else 0.0
+
+
+def _video_stream(container):
+    """The first video stream that has a decoder (probe judged the file by this one)."""
+    for s in container.streams.video:
+        if s.codec_context is not None:
+            return s
+    raise MediaError(f"{container.name}: no decodable video stream")
+
+
+def _packets(container, stream, on_error: Callable[[str], None]) -> Iterator:
+    """Demux `stream`; a read error ends the stream (what came before is kept) instead of
+    escaping as an FFmpeg exception: a damaged tail or index stops reading, it is reported."""
+    it = container.demux(stream)
+    while True:
+        try:
+            packet = next(it)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            on_error(f"reading stopped at a damaged part of the file ({exc.strerror or exc})")
+            return
+        yield packet
 
 
 def _stream_rotation(stream) -> int:
@@ -107,23 +130,30 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     p = _check_path(path)
     container = _open(p)
     try:
+        # A stream without a decoder (unknown or damaged codec header) cannot be used.
         audio = tuple(
             AudioStreamInfo(
                 index=s.index,
                 codec=s.codec_context.name,
                 channels=s.codec_context.channels,
                 sample_rate=s.codec_context.sample_rate,
-                duration_s=float(s.duration * s.time_base) if s.duration else None,
+                duration_s=float(s.duration * s.time_base) if s.duration and s.time_base else None,
             )
             for s in container.streams.audio
+            if s.codec_context is not None and s.codec_context.sample_rate and s.codec_context.channels
         )
-        duration = container.duration / av.time_base if container.duration else 0.0
-        if not container.streams.video:
+        duration = container.duration / av.time_base if container.duration and container.duration > 0 else 0.0
+        videos = [s for s in container.streams.video if s.codec_context is not None]
+        if not videos:
+            if container.streams.video:
+                raise MediaError(f"{p}: video stream uses a codec ffmpeg cannot decode here")
+            if not audio:
+                raise MediaError(f"{p}: holds no video or audio stream (empty or zero-length recording)")
             return MediaInfo(
                 path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
                 duration_s=duration, has_video=False, audio=audio,
             )
-        v = container.streams.video[0]
+        v = videos[0]
         cc = v.codec_context
         if v.duration and v.time_base:
             duration = max(duration, 0.0) or float(v.duration * v.time_base)
@@ -139,7 +169,10 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         rotation = _frame_rotation(first) or _stream_rotation(v)
         cw, ch = first.width, first.height
         w, h = (ch, cw) if rotation in (90, 270) else (cw, ch)
-        container.seek(0)
+        try:
+            container.seek(0)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{p}: cannot seek in the file ({exc.strerror or exc}); damaged index?") from None
         vfr, _ = _gap_spread(v, container)
         fps = float(v.average_rate) if v.average_rate else (float(v.guessed_rate) if v.guessed_rate else 0.0)
         if duration <= 0:
@@ -195,7 +228,12 @@ class FrameStream:
     decoded: int = 0
     emitted: int = 0
     decode_errors: int = 0
+    read_error: str | None = None
     skipping_nonref: bool = field(default=False, init=False)
+
+    def _stopped(self, why: str) -> None:
+        self.decode_errors += 1
+        self.read_error = why
 
     def __iter__(self) -> Iterator[Frame]:
         info = self.info
@@ -207,7 +245,7 @@ class FrameStream:
         step = 1.0 / self.fps
         container = _open(self.path)
         try:
-            v = container.streams.video[0]
+            v = _video_stream(container)
             v.thread_type = "AUTO"
             if self.threads:
                 v.codec_context.thread_count = self.threads
@@ -220,8 +258,11 @@ class FrameStream:
             tol = 0.5 / max(info.fps, self.fps) if info.fps else 0.5 * step
             next_t = self.start_s or 0.0
             if self.start_s:
-                container.seek(int(max(self.start_s + origin, 0) / v.time_base), stream=v, backward=True)
-            for packet in container.demux(v):
+                try:
+                    container.seek(int(max(self.start_s + origin, 0) / v.time_base), stream=v, backward=True)
+                except av.error.FFmpegError as exc:
+                    raise MediaError(f"{self.path}: cannot seek to {self.start_s:.1f} s ({exc.strerror or exc})") from None
+            for packet in _packets(container, v, self._stopped):
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError:
@@ -236,7 +277,11 @@ class FrameStream:
                         return
                     if t < next_t - tol:
                         continue
-                    img = frame.to_ndarray(width=dec_w, height=dec_h, format="bgr24", interpolation="AREA")
+                    try:
+                        img = frame.to_ndarray(width=dec_w, height=dec_h, format="bgr24", interpolation="AREA")
+                    except (av.error.FFmpegError, ValueError):  # a damaged picture: skip it
+                        self.decode_errors += 1
+                        continue
                     if rot == 90:
                         img = np.ascontiguousarray(np.rot90(img, k=-1))
                     elif rot == 180:
@@ -301,6 +346,7 @@ class AudioTrack:
     duration_s: float = 0.0
     stream_index: int | None = None
     decode_errors: int = 0
+    read_error: str | None = None
     peak: float = 0.0
 
     @property
@@ -336,21 +382,38 @@ class AudioTrack:
                     if not started:
                         started = True
                         t0 = (float(rf.pts * rf.time_base) - origin) if rf.pts is not None else 0.0
-                        lead = int(round(t0 * self.sr))
+                        # A damaged timestamp must not turn into hours of padding.
+                        lead = min(int(round(t0 * self.sr)), int(max(self.duration_s, 0.0) * self.sr))
                         if lead > 0:
                             take(np.zeros(lead, np.float32))
                         elif lead < 0:
                             arr = arr[-lead:]
                     take(arr)
 
-            for packet in container.demux(stream):
+            def stopped(why: str) -> None:
+                self.decode_errors += 1
+                self.read_error = why
+
+            for packet in _packets(container, stream, stopped):
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError:
                     self.decode_errors += 1
                     continue
                 for frame in decoded:
-                    frames_out(resampler.resample(frame))
+                    try:
+                        frames_out(resampler.resample(frame))
+                    except ValueError:
+                        # The stream changed layout or rate mid-way (a damaged header can do
+                        # that): flush and resample the rest with a fresh resampler, same output.
+                        frames_out(resampler.resample(None))
+                        resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sr)
+                        try:
+                            frames_out(resampler.resample(frame))
+                        except (ValueError, av.error.FFmpegError):
+                            self.decode_errors += 1
+                    except av.error.FFmpegError:
+                        self.decode_errors += 1
                 while buffered >= chunk_n:
                     whole = np.concatenate(buf)
                     out, rest = whole[:chunk_n], whole[chunk_n:]
@@ -358,7 +421,10 @@ class AudioTrack:
                     self.peak = max(self.peak, float(np.max(np.abs(out))) if len(out) else 0.0)
                     yield emitted / self.sr, out
                     emitted += len(out)
-            frames_out(resampler.resample(None))
+            try:
+                frames_out(resampler.resample(None))
+            except (ValueError, av.error.FFmpegError):
+                self.decode_errors += 1
             if buffered:
                 out = np.concatenate(buf)
                 self.peak = max(self.peak, float(np.max(np.abs(out))) if len(out) else 0.0)

@@ -29,7 +29,7 @@ from .types import Frame, MediaInfo, Segment, Timeline
 log = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = "2"  # bump when analysis code changes what a cached timeline holds
-ANALYSIS_SECTIONS = ("media", "detect", "track", "signals")
+ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 
 class Reporter(Protocol):
@@ -110,13 +110,18 @@ def analyze(
     reporter: Reporter | None = None,
     backend: str | None = None,
     reuse_cache: bool = True,
+    detector=None,
 ) -> Analysis:
-    """Decode, detect, track and compute signals for one video, or load them from cache."""
-    from .detect import get_detector, run_detection
+    """Decode, detect, track and compute signals for one video, or load them from cache.
+
+    `detector`: a detector built once by the caller (a batch worker reuses its model across
+    matches); by default one is built from `cfg.detect`.
+    """
+    from .detect import get_detector
     from .detect.base import write_detections
     from .signals.audio import audio_signals, missing_audio
-    from .signals.motion import CameraMotionEstimator, motion_signals
-    from .signals.shots import SCALE_NAMES, ShotDetector
+    from .signals.motion import motion_signals
+    from .signals.shots import SCALE_NAMES
     from .signals.timeline import build_timeline, read_timeline, write_timeline
     from .track import track as track_objects, write_tracks
 
@@ -157,43 +162,26 @@ def analyze(
         else:
             audio_cols, audio_meta = missing_audio(duration, sc, track_audio.reason)
             notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
+    if track_audio.decode_errors:
+        notes.append(f"{track_audio.decode_errors} audio packets could not be decoded and were skipped")
 
-    # Video: one decode feeds detection, shots and camera motion.
-    detector = get_detector(cfg.detect, None)
-    det_width = detector.frame_width_px
-    stream = media.frames(video, fps=cfg.media.analysis_fps, width=det_width or None,
-                          skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
-                          threads=cfg.media.decode_threads, info=info)
-    shots = ShotDetector(sc)
-    camera = CameraMotionEstimator(sc)
-    with reporter.stage("video", duration) as update:
-        def fed():
-            it = iter(stream)
-            while True:
-                with timer("decode"):
-                    f = next(it, None)
-                if f is None:
-                    return
-                small = _small(f, cfg.media.analysis_width, info)
-                with timer("shots"):
-                    shots.update(small)
-                with timer("camera"):
-                    camera.update(small)
-                yield f
+    # Cascade: on a long match, audio picks the windows worth the full video analysis.
+    windows = None
+    if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present and not track_audio.silent:
+        with timer("cascade"):
+            windows = cascade_windows(audio_cols, duration, cfg)
+        covered = sum(b - a for a, b in windows)
+        notes.append(f"two-pass analysis: full video analysis on {len(windows)} windows ({covered / 60:.1f} of "
+                     f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
 
-        t_det0 = time.perf_counter()
-        detections, det_info = run_detection(fed(), detector, cfg.detect, progress=lambda f: update(f.t_s))
-        wall = time.perf_counter() - t_det0
-        timer.seconds["detect"] = max(wall - sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera")), 0.0)
-    stats = stream.stats()
+    # Video: one decode feeds detection, shots and camera motion (per window in a cascade).
+    detector = detector or get_detector(cfg.detect, None)
+    detections, det_info, shot_cols, shot_meta, cam, stats = _video_pass(
+        video, info, cfg, detector, windows, reporter, timer)
     if stats["decode_errors"]:
         notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
     if stats["emitted"] == 0:
         raise MediaError(f"{video}: no video frame could be decoded")
-    with timer("shots"):
-        shot_cols, shot_meta = shots.finish(duration)
-    with timer("camera"):
-        cam = camera.finish()
     with reporter.stage("track", None), timer("track"):
         tracks = track_objects(detections, cfg.track, info.width)
     with timer("motion"):
@@ -206,7 +194,7 @@ def analyze(
         meta = {
             "audio": audio_meta, "motion": motion_meta, "shots": shot_meta,
             "cuts": shot_meta.get("cuts_s", []), "replays": shot_meta.get("replays", []),
-            "notes": notes,
+            "windows": windows, "notes": notes,
         }
         timeline = build_timeline(duration, sc.bin_s, columns, meta, clip_z=sc.clip_z, min_scale=sc.min_scale)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -221,6 +209,116 @@ def analyze(
         "frames": stats, "timings": timings, "notes": notes,
     })
     return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
+
+
+def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: Config) -> list[tuple[float, float]]:
+    """Windows for the full video pass, from the audio pass alone.
+
+    Bins whose audio excitement (mean of the robust z of the audio columns) is in the match's
+    top `cascade.top_fraction`, or above `cascade.min_z`, each widened by the margins (the
+    attack before a roar, the celebration after it), merged. At least `min_fraction` of the
+    match is covered (the next-best bins are added) so a quiet broadcast still gets windows.
+    """
+    from .signals.timeline import robust_z
+
+    c = cfg.cascade
+    sc = cfg.signals
+    bin_s = sc.bin_s
+    zs = []
+    for name in ("audio_loudness", "audio_roar", "audio_voice"):
+        if name in audio_cols:
+            z, _, _ = robust_z(audio_cols[name], sc.min_scale.get(name, 1.0), sc.clip_z)
+            zs.append(z)
+    if not zs:
+        return [(0.0, duration_s)]
+    with np.errstate(invalid="ignore"):
+        curve = np.nanmean(np.vstack(zs), axis=0)
+    curve = np.nan_to_num(curve, nan=-np.inf)
+    n = len(curve)
+    order = np.argsort(-curve, kind="stable")
+    keep = np.zeros(n, bool)
+    keep[order[: max(int(c.top_fraction * n), 1)]] = True
+    keep |= curve >= c.min_z
+    windows = _merge_intervals([(max(i * bin_s - c.margin_pre_s, 0.0), min((i + 1) * bin_s + c.margin_post_s, duration_s))
+                                for i in np.flatnonzero(keep)])
+    k = int(keep.sum())
+    while sum(b - a for a, b in windows) < c.min_fraction * duration_s and k < n:
+        k = min(n, k + max(n // 50, 1))
+        keep[order[:k]] = True
+        windows = _merge_intervals([(max(i * bin_s - c.margin_pre_s, 0.0), min((i + 1) * bin_s + c.margin_post_s, duration_s))
+                                    for i in np.flatnonzero(keep)])
+    return windows
+
+
+def _merge_intervals(iv: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(iv):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(float(a), float(b)) for a, b in out]
+
+
+def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter: Reporter, timer: Timer):
+    """Decode once per window and feed each frame to detection, shots and camera motion."""
+    from .detect import run_detection
+    from .signals.motion import CameraMotionEstimator, concat_camera
+    from .signals.shots import ShotDetector, merge_shot_columns
+
+    duration = info.duration_s
+    sc = cfg.signals
+    spans = windows or [(None, None)]
+    total = sum((b - a) for a, b in windows) if windows else duration
+    all_dets = []
+    det_info: dict = {}
+    shot_parts = []
+    cams = []
+    stats = {"decoded": 0, "emitted": 0, "decode_errors": 0, "skip_nonref": False}
+    done = 0.0
+    with reporter.stage("video", total) as update:
+        for a, b in spans:
+            stream = media.frames(video, fps=cfg.media.analysis_fps, width=detector.frame_width_px or None,
+                                  skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
+                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b)
+            shots = ShotDetector(sc)
+            camera = CameraMotionEstimator(sc)
+            base = done
+
+            def fed(stream=stream, shots=shots, camera=camera):
+                it = iter(stream)
+                while True:
+                    with timer("decode"):
+                        f = next(it, None)
+                    if f is None:
+                        return
+                    small = _small(f, cfg.media.analysis_width, info)
+                    with timer("shots"):
+                        shots.update(small)
+                    with timer("camera"):
+                        camera.update(small)
+                    yield f
+
+            t0 = time.perf_counter()
+            before = sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera"))
+            start_t = a or 0.0
+            dets, det_info = run_detection(fed(), detector, cfg.detect,
+                                           progress=lambda f, base=base, start_t=start_t: update(base + f.t_s - start_t))
+            spent = time.perf_counter() - t0 - (sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera")) - before)
+            timer.seconds["detect"] = timer.seconds.get("detect", 0.0) + max(spent, 0.0)
+            all_dets.extend(dets)
+            with timer("shots"):
+                shot_parts.append(shots.finish(duration))
+            with timer("camera"):
+                cams.append(camera.finish())
+            for k, v in stream.stats().items():
+                stats[k] = (stats[k] or v) if isinstance(v, bool) else stats[k] + v
+            done += (b - a) if windows else duration
+    shot_cols, shot_meta = merge_shot_columns(shot_parts) if len(shot_parts) > 1 else shot_parts[0]
+    cam = concat_camera(cams) if len(cams) > 1 else cams[0]
+    n_frames = len(all_dets)
+    det_info = dict(det_info, frames=n_frames)
+    return all_dets, det_info, shot_cols, shot_meta, cam, stats
 
 
 # ----------------------------------------------------------------------------- selection
@@ -345,3 +443,51 @@ def write_run_json(out: Path, command: str, timings: dict, extra: dict | None = 
 
 def prepare(out: Path, force: bool) -> Path:
     return prepare_output_dir(out, force)
+
+
+def run_match(
+    video: str | Path,
+    out: str | Path,
+    cfg: Config,
+    target_s: float | None = None,
+    render: bool = True,
+    reporter: Reporter | None = None,
+    force: bool = False,
+    detector=None,
+    cache_dir: str | Path | None = None,
+) -> dict:
+    """What `highlights run` does for one match: analyze, select, write outputs, render.
+
+    `detector`: one built by the caller and reused across matches (batch workers);
+    `cache_dir`: where the analysis cache lives (default OUT/cache). Returns a summary:
+    `{"input", "output", "fingerprint", "cache_hit", "detector", "segments", "selected",
+    "reel", "reel_s", "target_s", "timings", "notes"}`.
+    """
+    reporter = reporter or QuietReporter()
+    out = prepare(Path(out), force)
+    a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter, detector=detector)
+    save_state(out, a, cfg)
+    t0 = time.perf_counter()
+    sel = select_segments(a.timeline, cfg, target_s)
+    write_outputs(out, analysis_doc(a), a.timeline, sel, cfg)
+    timings = dict(a.timings, select=time.perf_counter() - t0)
+    notes = list(sel.notes)
+    reel = None
+    render_info: dict = {}
+    if render and sel.selected:
+        from .render import render_reel
+
+        t0 = time.perf_counter()
+        reel = out / "reel.mp4"
+        with reporter.stage("render", 1.0) as update:
+            render_info = render_reel(video, sel.selected, reel, cfg.render, progress=update)
+        timings["render"] = time.perf_counter() - t0
+    elif render:
+        notes.append("no segment was selected: nothing to render")
+    write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
+    return {
+        "input": str(video), "output": str(out), "fingerprint": a.fingerprint, "cache_hit": a.cache_hit,
+        "detector": a.detector, "segments": len(sel.segments), "selected": len(sel.selected),
+        "reel": str(reel) if reel else None, "reel_s": round(sum(s.duration for s in sel.selected), 3),
+        "target_s": sel.target_s, "timings": {k: round(v, 3) for k, v in timings.items()}, "notes": notes,
+    }

@@ -481,7 +481,7 @@ class AudioSynth:
             else:
                 t0, rise, hold, decay, gain = ev.time + r.uniform(0.1, 0.6), 0.5, r.uniform(1.2, 2.0), 1.5, 10 ** (10 / 20)
             u = t - t0
-            e = np.where(u < 0, 0, np.where(u < rise, u / rise, np.where(u < rise + hold, 1.0, np.exp(-(u - rise - hold) / decay * 2.5))))
+            e = np.where(u < 0, 0, np.where(u < rise, u / rise, np.where(u < rise + hold, 1.0, np.exp(-np.clip(u - rise - hold, 0, None) / decay * 2.5))))
             env = np.maximum(env, e * gain)
         return env
 

@@ -107,3 +107,70 @@ def read_selection(path, fingerprint: str, candidates: list[Segment], duration_s
     if not out:
         raise ConfigError(f"selection {path} names no segment")
     return sorted(out, key=lambda s: s.start)
+
+
+# ----------------------------------------------------------------------------- schema, truth
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "segments.schema.json"
+
+
+def segments_schema() -> dict:
+    """The JSON Schema of segments.json (pipeline/schemas/segments.schema.json)."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def segments_problems(doc: Any) -> list[str]:
+    """What is wrong with a segments.json document: schema errors plus the rules a schema
+    cannot state (end after start, peak inside, unique ids, replay_of names a segment).
+
+    Uses jsonschema (a dev dependency) when installed; without it only the extra rules and
+    the required keys are checked. An empty list means the document is valid.
+    """
+    problems: list[str] = []
+    try:
+        import jsonschema
+    except ImportError:
+        jsonschema = None
+    if jsonschema is not None:
+        validator = jsonschema.Draft202012Validator(segments_schema())
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+            where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+            problems.append(f"{where}: {err.message}")
+    elif not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
+        return ["(top): expected an object with a `segments` list"]
+    if problems or not isinstance(doc, dict):
+        return problems
+    ids = [s.get("id") for s in doc["segments"]]
+    for i, s in enumerate(doc["segments"]):
+        if not s["start"] < s["end"]:
+            problems.append(f"segments/{i}: end {s['end']} is not after start {s['start']}")
+        if not s["start"] - 1e-6 <= s["peak"] <= s["end"] + 1e-6:
+            problems.append(f"segments/{i}: peak {s['peak']} is outside [{s['start']}, {s['end']}]")
+        if s.get("replay_of") is not None and s["replay_of"] not in ids:
+            problems.append(f"segments/{i}: replay_of {s['replay_of']!r} names no segment")
+    if len(set(ids)) != len(ids):
+        problems.append("segments: ids are not unique")
+    return problems
+
+
+def read_truth(path) -> list[dict]:
+    """Events of a truth file (synth's *.truth.json or a labels.json): [{type, time, start, end}]."""
+    from ..errors import ConfigError
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"truth {path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"truth {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
+        raise ConfigError(f"truth {path}: expected {{\"events\": [{{\"type\", \"time\", \"start\", \"end\"}}]}}")
+    events = []
+    for i, e in enumerate(doc["events"]):
+        try:
+            t = float(e["time"])
+            events.append({"type": str(e.get("type", "event")), "time": t,
+                           "start": float(e.get("start", t)), "end": float(e.get("end", t))})
+        except (TypeError, KeyError, ValueError):
+            raise ConfigError(f"truth {path}: event {i} needs a numeric `time`") from None
+    return sorted(events, key=lambda e: e["time"])

@@ -321,3 +321,16 @@ def motion_signals(
         "gap": "no tracks" if len(tracks) == 0 else None,
     }
     return cols, meta
+
+
+def concat_camera(parts: list[CameraMotion]) -> CameraMotion:
+    """One CameraMotion from per-window estimates (each window's first step is invalid)."""
+    parts = [p for p in parts if len(p.t_s)]
+    if not parts:
+        return CameraMotion.empty()
+    return CameraMotion(
+        np.concatenate([p.t_s for p in parts]), np.concatenate([p.affine for p in parts]),
+        np.concatenate([p.valid for p in parts]), np.concatenate([p.pan for p in parts]),
+        np.concatenate([p.zoom for p in parts]), np.concatenate([p.inliers for p in parts]),
+        parts[0].width_px, parts[0].to_flow,
+    )

@@ -194,3 +194,28 @@ def shot_signals(frames, duration_s: float, cfg) -> tuple[dict[str, np.ndarray],
     for f in frames:
         det.update(f)
     return det.finish(duration_s)
+
+
+def merge_shot_columns(parts: list[tuple[dict[str, np.ndarray], dict]]) -> tuple[dict[str, np.ndarray], dict]:
+    """Combine `finish()` results of detectors that each saw one window of the same match:
+    a bin takes the value of the window that has frames there (NaN elsewhere: not analysed)."""
+    cols: dict[str, np.ndarray] = {}
+    for part_cols, _ in parts:
+        for name, values in part_cols.items():
+            v = np.asarray(values, np.float64)
+            if name not in cols:
+                cols[name] = v.copy()
+            else:
+                take = np.isnan(cols[name]) & ~np.isnan(v)
+                cols[name][take] = v[take]
+    meta: dict = {"units": dict(UNITS), "cuts_s": [], "cut_scores": [], "replays": [], "frames": 0}
+    for _, m in parts:
+        meta["cuts_s"] += m.get("cuts_s", [])
+        meta["cut_scores"] += m.get("cut_scores", [])
+        meta["replays"] += m.get("replays", [])
+        meta["frames"] += m.get("frames", 0)
+    order = np.argsort(meta["cuts_s"])
+    meta["cuts_s"] = [meta["cuts_s"][i] for i in order]
+    meta["cut_scores"] = [meta["cut_scores"][i] for i in order]
+    meta["gap"] = "no frames" if meta["frames"] == 0 else None
+    return cols, meta

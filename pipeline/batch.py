@@ -1,0 +1,429 @@
+"""Many matches: inputs (or a manifest) in, one output folder per match and batch.json out.
+
+Each match is what `highlights run` does (`run.run_match`), followed by a completion record
+`OUT/<match>/done.json` written last and atomically; a re-run skips a match whose record
+holds the same input fingerprint and config hash and redoes every other one, so a batch
+killed at any moment resumes cleanly. Engines: `local` (in-process, or a spawn process pool
+for `workers > 1`) and `ray` (one actor per worker with declared CPUs/GPUs, detector built
+once per actor, results streamed back with `ray.wait`). `OUT/batch.json` is rewritten after
+every finished match: `{"matches": [{"input", "output", "status", "seconds", "error"}]}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .config import Config, from_dict
+from .errors import ConfigError, PipelineError
+from .outputs import write_json
+
+log = logging.getLogger(__name__)
+
+BATCH_FILE = "batch.json"
+DONE_FILE = "done.json"
+DONE_VERSION = 1  # bump when what a completion record promises changes (forces re-runs)
+STATUSES = ("done", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One match: the input file and the folder its outputs go to."""
+
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What every match of a batch shares besides the config."""
+
+    target_s: float | None = None
+    render: bool = True
+    force: bool = False
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def read_manifest(path: str | os.PathLike) -> list[Path]:
+    """Input paths from a manifest: a JSON list of paths, or text with one path per line.
+
+    Text manifests ignore blank lines and `#` comments (whole-line or after a space); a
+    relative path is relative to the manifest's folder, as are the JSON list's.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"manifest {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read manifest {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"manifest {path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not all(isinstance(i, str) and i.strip() for i in items):
+            raise ConfigError(f"manifest {path}: a JSON manifest must be a list of path strings")
+        entries = [i.strip() for i in items]
+    else:
+        entries = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            entries.append(line.split(" #", 1)[0].rstrip())
+    base = path.resolve().parent
+    return [p if p.is_absolute() else base / p for p in (Path(os.path.expanduser(e)) for e in entries)]
+
+
+def collect_inputs(inputs: Iterable[str | os.PathLike], manifest: str | os.PathLike | None = None) -> list[Path]:
+    """Command-line inputs followed by the manifest's, in order, duplicates dropped."""
+    paths = [Path(p) for p in inputs]
+    if manifest is not None:
+        paths += read_manifest(manifest)
+    seen: set[str] = set()
+    out = []
+    for p in paths:
+        key = os.path.normcase(os.path.abspath(p))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    if not out:
+        raise ConfigError("no input: give video files, or --manifest FILE")
+    return out
+
+
+def plan_jobs(inputs: Iterable[Path], outdir: str | os.PathLike) -> list[Job]:
+    """One output folder per input, named after the file stem; a repeated stem gets -2, -3...
+
+    Names depend only on the order of the inputs, so re-running the same command maps every
+    match onto the same folder (which is what makes a batch resumable). Names are compared
+    case-insensitively so they stay distinct on case-insensitive file systems.
+    """
+    outdir = Path(outdir)
+    taken: set[str] = {BATCH_FILE.lower(), "cache"}
+    jobs = []
+    for p in inputs:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(p).stem).strip(".") or "match"
+        name, n = stem, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.lower())
+        jobs.append(Job(str(p), str(outdir / name)))
+    return jobs
+
+
+# ----------------------------------------------------------------------------- completion records
+
+
+def config_hash(cfg: Config, options: JobOptions) -> str:
+    """Hash of everything that changes a match's outputs: the config (less the `batch`
+    section, which only says how matches are spread over workers), target and render."""
+    doc = {k: v for k, v in cfg.to_dict().items() if k != "batch"}
+    doc["_job"] = {"target_s": options.target_s, "render": options.render, "done_version": DONE_VERSION}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def input_fingerprint(path: str | os.PathLike) -> str:
+    from . import media
+
+    return media.fingerprint(path)
+
+
+def is_complete(job: Job, cfg_hash: str) -> bool:
+    """True when job.output holds a completion record for this very input and config."""
+    done = Path(job.output) / DONE_FILE
+    try:
+        rec = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(rec, dict) or rec.get("config_hash") != cfg_hash:
+        return False
+    try:
+        return rec.get("fingerprint") == input_fingerprint(job.input)
+    except PipelineError:
+        return False  # the input is gone or broken now: let the job report why
+
+
+def _result(job: Job, status: str, seconds: float, error: str | None = None, exit_code: int = 0) -> dict:
+    return {"input": job.input, "output": job.output, "status": status, "seconds": round(seconds, 3),
+            "error": error, "exit_code": exit_code}
+
+
+def one_line(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code a failed match reports (as the CLI would for one run)."""
+    if isinstance(exc, PipelineError):
+        msg, code = str(exc), exc.exit_code
+    else:
+        msg, code = f"unexpected {type(exc).__name__}: {exc}", 1
+    return " ".join(msg.split()) or type(exc).__name__, code
+
+
+def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
+    """Run one match and write its completion record last; never raises for a bad match.
+
+    Returns `{"input", "output", "status", "seconds", "error", "exit_code"}`.
+    """
+    from .run import run_match
+
+    t0 = time.perf_counter()
+    out = Path(job.output)
+    cfg_hash = config_hash(cfg, options)
+    try:
+        if is_complete(job, cfg_hash):
+            return _result(job, "skipped", time.perf_counter() - t0)
+        # Whatever was there no longer counts as complete, and a reel from another config
+        # must not survive a run that selects nothing.
+        for stale in (DONE_FILE, "reel.mp4"):
+            (out / stale).unlink(missing_ok=True)
+        summary = run_match(job.input, out, cfg, target_s=options.target_s, render=options.render,
+                            force=options.force, detector=detector)
+        seconds = time.perf_counter() - t0
+        write_json(out / DONE_FILE, {
+            "version": DONE_VERSION, "input": job.input, "fingerprint": summary["fingerprint"],
+            "config_hash": cfg_hash, "seconds": round(seconds, 3),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "summary": {k: summary.get(k) for k in ("segments", "selected", "reel", "reel_s", "cache_hit")},
+        })
+        return _result(job, "done", seconds)
+    except Exception as exc:  # one bad match fails alone, with the line the CLI would print
+        log.debug("match %s failed", job.input, exc_info=True)
+        msg, code = one_line(exc)
+        return _result(job, "failed", time.perf_counter() - t0, msg, code)
+
+
+class MatchWorker:
+    """Runs matches one after another with one detector built up front and reused.
+
+    Used as is by the local engine (in-process or one per pool process) and as a Ray actor.
+    A detector that cannot be built (missing weights) fails each match with that message.
+    """
+
+    def __init__(self, cfg_dict: dict, options: JobOptions):
+        self.cfg = from_dict(cfg_dict)
+        self.options = options
+        self.detector = None
+        self.init_error: tuple[str, int] | None = None
+        try:
+            from .detect import get_detector
+
+            self.detector = get_detector(self.cfg.detect, None)  # the model loads once per worker
+        except Exception as exc:
+            self.init_error = one_line(exc)
+
+    def run(self, job: Job) -> dict:
+        if self.init_error:
+            return _result(job, "failed", 0.0, *self.init_error)
+        return run_job(job, self.cfg, self.options, detector=self.detector)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+# ----------------------------------------------------------------------------- engines
+
+OnResult = Callable[[dict], None]
+
+_pool_worker: MatchWorker | None = None  # one per pool process, built by its initializer
+
+
+def _pool_init(cfg_dict: dict, options: JobOptions) -> None:
+    global _pool_worker
+    _pool_worker = MatchWorker(cfg_dict, options)
+
+
+def _pool_run(job: Job) -> dict:
+    assert _pool_worker is not None
+    return _pool_worker.run(job)
+
+
+def run_local(jobs: list[Job], cfg: Config, options: JobOptions, workers: int, on_result: OnResult) -> None:
+    """`workers` == 1: one after another in this process; more: a spawn process pool."""
+    if workers <= 1 or len(jobs) <= 1:
+        worker = MatchWorker(cfg.to_dict(), options)
+        for job in jobs:
+            on_result(worker.run(job))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_pool_init, initargs=(cfg.to_dict(), options))
+    try:
+        futures = {pool.submit(_pool_run, job): (job, time.perf_counter()) for job in jobs}
+        for fut in as_completed(futures):
+            job, t0 = futures[fut]
+            try:
+                res = fut.result()
+            except BrokenProcessPool:
+                res = _result(job, "failed", time.perf_counter() - t0,
+                              "a worker process died (out of memory or killed); re-run the batch to retry", 1)
+            except Exception as exc:  # pickling trouble and the like: this match only
+                res = _result(job, "failed", time.perf_counter() - t0, *one_line(exc))
+            on_result(res)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResult) -> None:
+    """Actors with declared resources, one detector each, fed one match at a time.
+
+    Joins `cfg.batch.address` (`auto`: the cluster this machine belongs to) or, without an
+    address, starts a local Ray with `workers` (default: all) CPUs. A Ray already
+    initialised in this process (tests, notebooks) is used as it is.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--engine ray needs Ray: pip install 'football-highlights[ray]' "
+                          "(or pip install 'ray[default]>=2.9')") from None
+    b = cfg.batch
+    started_here = False
+    if not ray.is_initialized():
+        common = dict(logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            if b.address:
+                ray.init(address=b.address, **common)
+            else:
+                ray.init(num_cpus=b.workers or os.cpu_count(), include_dashboard=False, **common)
+        except ConnectionError as exc:
+            raise ConfigError(f"cannot join the Ray cluster at {b.address!r}: {exc}") from None
+        started_here = True
+    try:
+        total = ray.cluster_resources()
+        fits = int(total.get("CPU", 1) // b.cpus_per_job)
+        if b.gpus_per_job > 0:
+            gpus = total.get("GPU", 0)
+            if gpus < b.gpus_per_job:
+                raise ConfigError(f"--gpus-per-job {b.gpus_per_job:g}: the Ray cluster has {gpus:g} GPUs")
+            fits = min(fits, int(gpus // b.gpus_per_job))
+        if fits < 1:
+            raise ConfigError(f"batch.cpus_per_job {b.cpus_per_job:g} is more than the cluster's "
+                              f"{total.get('CPU', 0):g} CPUs")
+        n_actors = max(1, min(b.workers or fits, len(jobs)))
+        Actor = ray.remote(MatchWorker).options(num_cpus=b.cpus_per_job, num_gpus=b.gpus_per_job,
+                                                max_restarts=0)
+        cfg_dict = cfg.to_dict()
+
+        def new_actor():
+            return Actor.remote(cfg_dict, options)
+
+        pending = deque(jobs)
+        in_flight: dict = {}  # object ref -> (actor, job, start)
+
+        def submit(actor) -> None:
+            job = pending.popleft()
+            in_flight[actor.run.remote(job)] = (actor, job, time.perf_counter())
+
+        actors = [new_actor() for _ in range(n_actors)]
+        for actor in actors:
+            if pending:
+                submit(actor)
+        while in_flight:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            actor, job, t0 = in_flight.pop(ready[0])
+            try:
+                res = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                # The actor itself died (out of memory, node lost): this match fails, a fresh
+                # actor takes the next one.
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                res = _result(job, "failed", time.perf_counter() - t0, f"Ray worker failed: {first}", 1)
+                if isinstance(exc, ray.exceptions.RayActorError):
+                    ray.kill(actor, no_restart=True)
+                    actors.remove(actor)
+                    actor = new_actor()
+                    actors.append(actor)
+            on_result(res)
+            if pending:
+                submit(actor)
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ----------------------------------------------------------------------------- batch
+
+
+@dataclass
+class BatchResult:
+    matches: list[dict]  # in input order, each {"input", "output", "status", "seconds", "error", "exit_code"}
+    seconds: float
+
+    @property
+    def failed(self) -> list[dict]:
+        return [m for m in self.matches if m["status"] == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every match is done or skipped, else the exit code of the first failure."""
+        return next((m["exit_code"] or 1 for m in self.matches if m["status"] == "failed"), 0)
+
+
+def batch_document(matches: Iterable[dict]) -> dict:
+    keys = ("input", "output", "status", "seconds", "error")
+    return {"matches": [{k: m[k] for k in keys} for m in matches]}
+
+
+def run_batch(
+    jobs: list[Job],
+    outdir: str | os.PathLike,
+    cfg: Config,
+    options: JobOptions = JobOptions(),
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: OnResult | None = None,
+) -> BatchResult:
+    """Run `jobs` on `cfg.batch.engine`; rewrite OUTDIR/batch.json after each result.
+
+    Matches already complete (same fingerprint, same config) are skipped before any worker
+    starts. `on_start(total, skipped)` and `on_result(result)` let the CLI show progress.
+    """
+    from .outputs import prepare_output_dir
+
+    t0 = time.perf_counter()
+    outdir = prepare_output_dir(outdir, options.force)  # also removes temps a killed run left
+    order = {job.output: i for i, job in enumerate(jobs)}
+    results: dict[str, dict] = {}
+
+    def record(res: dict) -> None:
+        results[res["output"]] = res
+        finished = sorted(results.values(), key=lambda m: order[m["output"]])
+        write_json(outdir / BATCH_FILE, batch_document(finished))
+        if on_result:
+            on_result(res)
+
+    cfg_hash = config_hash(cfg, options)
+    todo = []
+    skipped = []
+    for job in jobs:
+        t = time.perf_counter()
+        if is_complete(job, cfg_hash):
+            skipped.append(_result(job, "skipped", time.perf_counter() - t))
+        else:
+            todo.append(job)
+    if on_start:
+        on_start(len(jobs), len(skipped))
+    for res in skipped:
+        record(res)
+    if not results:
+        write_json(outdir / BATCH_FILE, batch_document([]))
+    if todo:
+        if cfg.batch.engine == "ray":
+            run_ray(todo, cfg, options, record)
+        else:
+            run_local(todo, cfg, options, cfg.batch.workers or 1, record)
+    matches = sorted(results.values(), key=lambda m: order[m["output"]])
+    return BatchResult(matches, time.perf_counter() - t0)
