@@ -82,7 +82,7 @@ def read_manifest(path: str | os.PathLike) -> list[Path]:
                 continue
             entries.append(line.split(" #", 1)[0].rstrip())
     base = path.resolve().parent
-    return [p if p.is_absolute() else base / p for p in (Path(os.path.expanduser(e)) for e in entries)]
+    return [Path(os.path.normpath(base / os.path.expanduser(e))) for e in entries]
 
 
 def collect_inputs(inputs: Iterable[str | os.PathLike], manifest: str | os.PathLike | None = None) -> list[Path]:

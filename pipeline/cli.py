@@ -527,6 +527,19 @@ def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_pe
     return result.exit_code
 
 
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--truth", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Truth file (synth's *.truth.json or a labels.json) whose events are marked on the timeline.")
+def report(out, truth):
+    """Rewrite OUT/timeline.png and OUT/report.html from OUT's analysis and segments.json."""
+    from . import run as runmod
+
+    paths = runmod.write_reports(Path(out), truth=truth, reporter=RichReporter())
+    click.echo(f"plot      {paths['timeline_png']}")
+    click.echo(f"report    {paths['report_html']} (open it in a browser; it plays the source video)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure onto the documented exit codes."""
     try:

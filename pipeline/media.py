@@ -44,8 +44,34 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def _open(p: Path) -> av.container.InputContainer:
+def hwaccel_decoder(kind: str, probe_path: str | os.PathLike) -> tuple[object | None, str]:
+    """A PyAV HWAccel for GPU decoding (NVDEC via kind "cuda"), or None with the reason.
+
+    "auto" tries CUDA and falls back quietly; "none" never tries. The check decodes one
+    frame of `probe_path`, because FFmpeg lists CUDA whenever it was built with it.
+    """
+    if kind == "none":
+        return None, "cpu decoding (media.hwaccel=none)"
     try:
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+    except ImportError:
+        return None, "cpu decoding (this PyAV has no hardware decoding)"
+    device = "cuda" if kind in ("auto", "cuda") else kind
+    if device not in hwdevices_available():
+        return None, f"cpu decoding ({device} decoding not built into FFmpeg)"
+    try:
+        accel = HWAccel(device, allow_software_fallback=True)
+        with av.open(str(probe_path), hwaccel=accel) as c:
+            next(c.decode(video=0))
+        return accel, f"{device} hardware decoding"
+    except Exception as exc:  # no device, no driver, no permission: decode on the CPU
+        return None, f"cpu decoding ({device} decoder unavailable: {type(exc).__name__})"
+
+
+def _open(p: Path, hwaccel=None) -> av.container.InputContainer:
+    try:
+        if hwaccel is not None:
+            return av.open(str(p), mode="r", metadata_errors="ignore", hwaccel=hwaccel)
         return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError:
         raise MediaError(f"{p}: not a media file that ffmpeg can read (invalid data)") from None
@@ -229,6 +255,7 @@ class FrameStream:
     emitted: int = 0
     decode_errors: int = 0
     read_error: str | None = None
+    hwaccel: object | None = None
     skipping_nonref: bool = field(default=False, init=False)
 
     def _stopped(self, why: str) -> None:
@@ -243,7 +270,7 @@ class FrameStream:
         # The decoder scales the stored (unrotated) picture; rotation comes after.
         dec_w, dec_h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
         step = 1.0 / self.fps
-        container = _open(self.path)
+        container = _open(self.path, self.hwaccel)
         try:
             v = _video_stream(container)
             v.thread_type = "AUTO"
@@ -314,6 +341,7 @@ def frames(
     start_s: float | None = None,
     end_s: float | None = None,
     info: MediaInfo | None = None,
+    hwaccel: object | None = None,
 ) -> FrameStream:
     """Sampled frames at `fps` and display `width` (None = native), times from PTS.
 
@@ -327,7 +355,7 @@ def frames(
     info = info or probe(p)
     if not info.has_video:
         raise MediaError(f"{p}: has no video stream (audio-only file?)")
-    return FrameStream(p, info, fps, width, skip_nonref, skip_nonref_min_ratio, threads, start_s, end_s)
+    return FrameStream(p, info, fps, width, skip_nonref, skip_nonref_min_ratio, threads, start_s, end_s, hwaccel=hwaccel)
 
 
 @dataclass

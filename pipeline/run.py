@@ -182,6 +182,11 @@ def analyze(
         notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
     if stats["emitted"] == 0:
         raise MediaError(f"{video}: no video frame could be decoded")
+    # A file cut short (copy interrupted, recording not finished) still says its full length.
+    last_t, expected_end = detections[-1].t_s if detections else 0.0, windows[-1][1] if windows else duration
+    if expected_end - last_t > max(2.0, 2.0 / cfg.media.analysis_fps, 0.05 * expected_end):
+        notes.append(f"video ends at {last_t:.1f} s of {duration:.1f} s (file truncated or damaged?): "
+                     "video signals after that are a gap")
     with reporter.stage("track", None), timer("track"):
         tracks = track_objects(detections, cfg.track, info.width)
     with timer("motion"):
@@ -268,6 +273,9 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
 
     duration = info.duration_s
     sc = cfg.signals
+    accel, accel_note = media.hwaccel_decoder(cfg.media.hwaccel, video) if cfg.media.hwaccel != "none" else (None, "cpu decoding")
+    if cfg.media.hwaccel != "none" and accel is None:
+        reporter.message(f"note: {accel_note}")
     spans = windows or [(None, None)]
     total = sum((b - a) for a, b in windows) if windows else duration
     all_dets = []
@@ -280,7 +288,7 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
         for a, b in spans:
             stream = media.frames(video, fps=cfg.media.analysis_fps, width=detector.frame_width_px or None,
                                   skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
-                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b)
+                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel)
             shots = ShotDetector(sc)
             camera = CameraMotionEstimator(sc)
             base = done
@@ -318,6 +326,7 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
     cam = concat_camera(cams) if len(cams) > 1 else cams[0]
     n_frames = len(all_dets)
     det_info = dict(det_info, frames=n_frames)
+    stats["decoder"] = accel_note
     return all_dets, det_info, shot_cols, shot_meta, cam, stats
 
 
@@ -491,3 +500,59 @@ def run_match(
         "reel": str(reel) if reel else None, "reel_s": round(sum(s.duration for s in sel.selected), 3),
         "target_s": sel.target_s, "timings": {k: round(v, 3) for k, v in timings.items()}, "notes": notes,
     }
+
+
+def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray | None = None,
+                  cfg: Config | None = None, *, truth: str | Path | None = None,
+                  reporter: Reporter | None = None) -> dict[str, Path]:
+    """OUT/timeline.png and OUT/report.html from OUT/segments.json (written just before).
+
+    `timeline` defaults to OUT's cached one, `score` to the `score` column of OUT/timeline.csv
+    (else the curve recomputed with `cfg`), `cfg` to OUT/config.yaml. `truth` is a truth or
+    labels file whose events are marked on both. Returns {"timeline_png", "report_html"}.
+    """
+    from .config import load_config
+    from .report.files import read_segments, read_truth, segments_problems
+    from .report.html import write_report
+    from .report.plot import plot_timeline
+
+    out = Path(out)
+    reporter = reporter or QuietReporter()
+    if timeline is None:
+        _, timeline = load_state(out)
+    try:
+        doc = read_segments(out)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{out}/segments.json cannot be read ({exc}); run `highlights rescore {out}` first") from None
+    for problem in segments_problems(doc)[:5]:
+        reporter.message(f"warning: segments.json: {problem}")
+    if cfg is None:
+        base = out / "config.yaml"
+        cfg = load_config(base if base.exists() else None, [])
+    if score is None:
+        score = _saved_score(out, len(timeline.t_s))
+    if score is None:
+        from .segments import excitement_curve
+
+        score = excitement_curve(timeline, cfg.weights, column_weights(cfg)).score
+    events = read_truth(truth) if truth else []
+    title = f"{Path(doc['input']['path']).name}: {sum(s['selected'] for s in doc['segments'])} of {len(doc['segments'])} candidate segments selected"
+    with reporter.stage("plot", None):
+        png = plot_timeline(timeline, score, doc["segments"], out / "timeline.png", truth=events, title=title)
+    with reporter.stage("report", float(len(doc["segments"])) or None) as update:
+        html = write_report(out, doc, timeline, score, thumbnails=cfg.report.thumbnails, truth=events, progress=update)
+    return {"timeline_png": png, "report_html": html}
+
+
+def _saved_score(out: Path, n: int) -> np.ndarray | None:
+    """The excitement curve as written beside segments.json (timeline.csv's `score` column)."""
+    import csv
+
+    p = out / "timeline.csv"
+    if not p.exists():
+        return None
+    with p.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != n or not rows or "score" not in rows[0]:
+        return None
+    return np.array([float(r["score"]) if r["score"] else np.nan for r in rows])

@@ -50,3 +50,21 @@ def test_missing_gpu_encoder_falls_back_to_x264():
 def test_nothing_selected_is_an_output_error(tmp_path, small_match):
     with pytest.raises(OutputError):
         render_reel(small_match, [], tmp_path / "r.mp4", load_config().render)
+
+
+def test_gpu_profile_falls_back_to_cpu_here(tmp_path, small_match):
+    """configs/gpu.yaml loads, and on a machine without CUDA every GPU part says so and runs."""
+    from pipeline import media
+    from pipeline.config import load_config
+    from pipeline.detect.yolo import resolve_device
+
+    cfg = load_config("configs/gpu.yaml")
+    assert cfg.detect.backend == "yolo" and cfg.detect.half and cfg.render.codec == "h264_nvenc"
+    accel, note = media.hwaccel_decoder(cfg.media.hwaccel, small_match)
+    device = resolve_device(cfg.detect.device)
+    if accel is not None or device.startswith("cuda"):
+        pytest.skip("this machine has a GPU")
+    assert accel is None and note.startswith("cpu decoding")
+    assert device in ("cpu", "mps")
+    # Frames still come, decoded on the CPU.
+    assert len(list(media.frames(small_match, fps=2, width=160, hwaccel=accel))) >= 14
