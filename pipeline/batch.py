@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from typing import Callable, Iterable
 
 from .config import Config, from_dict
 from .errors import ConfigError, PipelineError
-from .outputs import write_json
+from .outputs import MARKER, write_json
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,11 @@ def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
     try:
         if is_complete(job, cfg_hash):
             return _result(job, "skipped", time.perf_counter() - t0)
-        # Whatever was there no longer counts as complete, and a reel from another config
-        # must not survive a run that selects nothing.
-        for stale in (DONE_FILE, "reel.mp4"):
-            (out / stale).unlink(missing_ok=True)
+        if (out / MARKER).exists():
+            # What an earlier run left no longer counts as complete, and a reel from another
+            # config must not survive a run that selects nothing.
+            for stale in (DONE_FILE, "reel.mp4"):
+                (out / stale).unlink(missing_ok=True)
         summary = run_match(job.input, out, cfg, target_s=options.target_s, render=options.render,
                             force=options.force, detector=detector)
         seconds = time.perf_counter() - t0
@@ -280,7 +282,7 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
     """Actors with declared resources, one detector each, fed one match at a time.
 
     Joins `cfg.batch.address` (`auto`: the cluster this machine belongs to) or, without an
-    address, starts a local Ray with `workers` (default: all) CPUs. A Ray already
+    address, starts a local Ray with `workers` x `cpus_per_job` (default: all) CPUs. A Ray already
     initialised in this process (tests, notebooks) is used as it is.
     """
     try:
@@ -296,7 +298,8 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
             if b.address:
                 ray.init(address=b.address, **common)
             else:
-                ray.init(num_cpus=b.workers or os.cpu_count(), include_dashboard=False, **common)
+                cpus = math.ceil(b.workers * b.cpus_per_job) if b.workers else os.cpu_count()
+                ray.init(num_cpus=cpus, include_dashboard=False, **common)
         except ConnectionError as exc:
             raise ConfigError(f"cannot join the Ray cluster at {b.address!r}: {exc}") from None
         started_here = True
@@ -311,7 +314,8 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
         if fits < 1:
             raise ConfigError(f"batch.cpus_per_job {b.cpus_per_job:g} is more than the cluster's "
                               f"{total.get('CPU', 0):g} CPUs")
-        n_actors = max(1, min(b.workers or fits, len(jobs)))
+        # An actor holds its resources while it lives: one that does not fit would wait forever.
+        n_actors = max(1, min(b.workers or fits, fits, len(jobs)))
         Actor = ray.remote(MatchWorker).options(num_cpus=b.cpus_per_job, num_gpus=b.gpus_per_job,
                                                 max_restarts=0)
         cfg_dict = cfg.to_dict()

@@ -301,7 +301,8 @@ def rescore(out, target_duration, no_render, render_mode, config_path, overrides
     base = out / "config.yaml"
     cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
     used = doc.get("config_sections", {})
-    changed = [k for k in runmod.ANALYSIS_SECTIONS if k in used and cfg.section_dict(k)[k] != used[k]]
+    now = runmod.analysis_config(cfg)
+    changed = [k for k in runmod.ANALYSIS_SECTIONS if k in used and now[k] != used[k]]
     t0 = _time.perf_counter()
     sel = runmod.select_segments(timeline, cfg, target_duration)
     runmod.write_outputs(out, doc, timeline, sel, cfg)
@@ -515,13 +516,13 @@ def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_pe
             counts[res["status"]] += 1
             update(float(sum(counts.values())))
             if res["status"] == "failed":
-                console.print(f"failed    {res['input']}: {res['error']}", highlight=False)
+                console.print(f"failed    {Path(res['output']).name}: {res['error']}", highlight=False)
 
         result = batchmod.run_batch(jobs, out, cfg, options, on_result=on_result)
     console.print(f"matches   {len(jobs)}: {counts['done']} done, {counts['skipped']} skipped "
                   f"(already complete), {counts['failed']} failed", highlight=False)
     for m in result.failed:
-        console.print(f"  failed  {m['input']} (exit {m['exit_code']}): {m['error']}", highlight=False)
+        console.print(f"  failed  {Path(m['output']).name} (exit {m['exit_code']}): {m['error']}", highlight=False)
     console.print(f"outputs   {Path(out) / batchmod.BATCH_FILE}; one folder per match under {out}", highlight=False)
     console.print(f"time      {result.seconds:.1f} s", highlight=False)
     return result.exit_code

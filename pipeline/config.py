@@ -65,6 +65,7 @@ class TrackConfig(_Section):
 
 
 class AudioSignalsConfig(_Section):
+    column_weights: dict[str, float]  # weight of each column inside the group's excitement
     n_fft: int = Field(ge=256, le=16384)  # samples
     hop_length: int = Field(ge=32, le=8192)  # samples
     n_mels: int = Field(ge=8, le=256)
@@ -84,6 +85,7 @@ class AudioSignalsConfig(_Section):
 
 
 class ShotsSignalsConfig(_Section):
+    column_weights: dict[str, float]  # weight of each column inside the group's excitement
     grass_hsv_lo: tuple[int, int, int]  # OpenCV HSV, H in 0-180
     grass_hsv_hi: tuple[int, int, int]
     wide_min_grass: float = Field(ge=0, le=1)  # share of frame
@@ -96,9 +98,11 @@ class ShotsSignalsConfig(_Section):
     replay_burst_s: float = Field(gt=0)
     replay_burst_frames: int = Field(ge=2)
     replay_max_s: float = Field(gt=0)
+    stinger_match_max: float = Field(ge=0, le=1)
 
 
 class MotionSignalsConfig(_Section):
+    column_weights: dict[str, float]  # weight of each column inside the group's excitement
     flow_width_px: int = Field(ge=64, le=4096)
     max_corners: int = Field(ge=10, le=5000)
     min_inliers: int = Field(ge=3)
@@ -140,6 +144,7 @@ class SegmentsConfig(_Section):
     min_len_s: float = Field(gt=0)
     max_len_s: float = Field(gt=0)
     smooth_s: float = Field(ge=0)
+    score_window_s: float = Field(ge=0)
     min_prominence: float = Field(ge=0)
     min_score: float
     calm_fraction: float = Field(ge=0, le=1)

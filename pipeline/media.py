@@ -68,14 +68,34 @@ def hwaccel_decoder(kind: str, probe_path: str | os.PathLike) -> tuple[object | 
         return None, f"cpu decoding ({device} decoder unavailable: {type(exc).__name__})"
 
 
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+
+
+def _why_unreadable(p: Path) -> str:
+    """A reason a user can act on, from the first bytes of a file ffmpeg refused."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        head = b""
+    if head[4:8] in _MP4_BOXES:
+        return ("MP4/MOV file without its index (moov atom): the file is truncated or the "
+                "recording was never finished; copy it again from the source")
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "Matroska/WebM file that is damaged or truncated"
+    return "not a media file that ffmpeg can read (invalid data)"
+
+
 def _open(p: Path, hwaccel=None) -> av.container.InputContainer:
     try:
         if hwaccel is not None:
             return av.open(str(p), mode="r", metadata_errors="ignore", hwaccel=hwaccel)
         return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError:
-        raise MediaError(f"{p}: not a media file that ffmpeg can read (invalid data)") from None
+        raise MediaError(f"{p}: {_why_unreadable(p)}") from None
     except av.error.FFmpegError as exc:
+        if isinstance(exc, av.error.EOFError):
+            raise MediaError(f"{p}: ends before any media data ({_why_unreadable(p)})") from None
         raise MediaError(f"{p}: cannot open as media ({exc.strerror or exc})") from None
 
 
@@ -422,6 +442,7 @@ class AudioTrack:
                 self.decode_errors += 1
                 self.read_error = why
 
+            gap_tol = int(0.03 * self.sr)  # below one or two audio frames: resampler delay, rounding
             for packet in _packets(container, stream, stopped):
                 try:
                     decoded = packet.decode()
@@ -429,6 +450,14 @@ class AudioTrack:
                     self.decode_errors += 1
                     continue
                 for frame in decoded:
+                    if started and frame.pts is not None and frame.time_base is not None:
+                        # Audio lost to damage is silence of the same length: the rest of the
+                        # track keeps its place in time instead of sliding earlier.
+                        t = float(frame.pts * frame.time_base) - origin
+                        have = emitted + buffered
+                        gap = min(int(round(t * self.sr)) - have, int(self.duration_s * self.sr) - have)
+                        if gap > gap_tol:
+                            take(np.zeros(gap, np.float32))
                     try:
                         frames_out(resampler.resample(frame))
                     except ValueError:

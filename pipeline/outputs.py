@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -79,11 +80,57 @@ def prepare_output_dir(out: str | os.PathLike, force: bool = False) -> Path:
     return out
 
 
+_TEMP_NAME = re.compile(r"(\.tmp$|\.tmp\.|\.tmpTEMP_MPY|^\..+\.part\d+\.mp4$)")
+
+
+def is_temp_name(name: str) -> bool:
+    """Names the writers of this package give their temp files: `*.tmp`, `*.tmp.<ext>`
+    (mkstemp names such as `.reel.k3j2h1x0.tmp.mp4`), and moviepy's audio temp beside them."""
+    return name != MARKER and bool(_TEMP_NAME.search(name))
+
+
 def clean_stale_temps(out: Path) -> list[Path]:
-    """Remove temp files a killed run left behind (they all start with '.' and end in .tmp*)."""
+    """Remove temp files a killed run left behind (SIGKILL, power cut: no `finally` ran).
+
+    Temp files never look like outputs (their names hold `.tmp`), so this is tidiness and
+    disk space, not correctness: a half-written file is never mistaken for a result.
+    """
     removed = []
-    for p in out.rglob(".*"):
-        if p.is_file() and (p.suffix == ".tmp" or ".tmp" in p.name or ".part" in p.name) and p.name != MARKER:
-            p.unlink(missing_ok=True)
+    for p in out.rglob("*"):
+        if p.is_file() and is_temp_name(p.name):
+            try:
+                p.unlink()
+            except OSError:  # gone already, or not ours to remove: leave it
+                continue
             removed.append(p)
     return removed
+
+
+def _reel_key(doc: Any) -> tuple | None:
+    try:
+        chosen = [(round(float(s["start"]), 3), round(float(s["end"]), 3)) for s in doc["segments"] if s.get("selected")]
+        return doc["input"]["fingerprint"], tuple(chosen)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def drop_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: str = "reel.mp4") -> bool:
+    """Remove OUT/reel.mp4 before a segments.json with another input or selection replaces
+    the one it was rendered from: a reel that no longer matches the evidence must not stay
+    beside it (a later render, or an interrupted one, would otherwise leave it lying)."""
+    out = Path(out)
+    reel = out / reel_name
+    if not reel.exists():
+        return False
+    try:
+        old = json.loads((out / "segments.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    old_key = _reel_key(old)
+    if old_key is not None and old_key == _reel_key(new_segments_doc):
+        return False
+    try:
+        reel.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot remove the outdated {reel}: {exc.strerror}") from None
+    return True

@@ -61,7 +61,8 @@ def _codec_params(cfg: RenderConfig, codec: str) -> list[str]:
 
 
 def _tmp_near(out: Path, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
+    # ".tmp" in the name: what outputs.clean_stale_temps removes after a killed run.
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{suffix}", dir=out.parent)
     os.close(fd)
     return Path(name)
 
@@ -79,7 +80,8 @@ def _concat(parts: list[Path], out: Path) -> None:
     """Join parts with identical codec settings by stream copy (ffmpeg concat demuxer)."""
     lst = _tmp_near(out, ".txt")
     try:
-        lst.write_text("".join(f"file '{p.resolve().as_posix()}'\n" for p in parts))
+        # Quoted for the concat demuxer: a ' in the folder name is written as '\''.
+        lst.write_text("".join("file '" + p.resolve().as_posix().replace("'", "'\\''") + "'\n" for p in parts))
         _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy", "-movflags", "+faststart", str(out)], "joining reel parts")
     finally:
         lst.unlink(missing_ok=True)
@@ -169,6 +171,7 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
     threads = os.cpu_count() or 2
     parts: list[Path] = []
     tmp = _tmp_near(out, ".mp4")
+    audio_tmp = _tmp_near(out, ".m4a")  # moviepy's own audio temp, named so an interrupt removes it
     batches = [list(segments[i: i + cfg.batch_segments]) for i in range(0, len(segments), cfg.batch_segments)]
     done = 0
     try:
@@ -199,7 +202,7 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 reel.write_videofile(
                     str(target), codec=codec, audio_codec="aac", preset=preset, ffmpeg_params=extra,
                     threads=threads, logger=None, fps=src.fps,
-                    temp_audiofile_path=str(out.parent),
+                    temp_audiofile=str(audio_tmp),
                 )
                 reel.close()
                 for c in clips:
@@ -219,6 +222,7 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+        audio_tmp.unlink(missing_ok=True)
         for p in parts:
             p.unlink(missing_ok=True)
     if progress:
@@ -227,20 +231,24 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
 
 
 def render_ffmpeg(source, segments: Sequence[Segment], out: Path, cfg: RenderConfig) -> dict:
-    """The same reel with ffmpeg alone (trim + concat filters, same codec settings).
+    """The same reel with ffmpeg alone: fast input seeking per segment (frame-exact when
+    re-encoding), audio fades, concat filter, same codec settings.
 
     The yardstick for moviepy's throughput in `benchmarks/render.py`.
     """
     codec, _ = resolve_codec(cfg.codec)
+    inputs: list[str] = []
     chains = []
     labels = []
+    fade = cfg.audio_fade_s
     for i, seg in enumerate(segments):
-        chains.append(f"[0:v]trim=start={seg.start:.3f}:end={seg.end:.3f},setpts=PTS-STARTPTS[v{i}]")
-        chains.append(f"[0:a]atrim=start={seg.start:.3f}:end={seg.end:.3f},asetpts=PTS-STARTPTS,"
-                      f"afade=t=in:d={cfg.audio_fade_s},afade=t=out:st={max(seg.duration - cfg.audio_fade_s, 0):.3f}:d={cfg.audio_fade_s}[a{i}]")
+        inputs += ["-ss", f"{seg.start:.3f}", "-t", f"{seg.duration:.3f}", "-i", str(source)]
+        chains.append(f"[{i}:v]setpts=PTS-STARTPTS[v{i}]")
+        chains.append(f"[{i}:a]asetpts=PTS-STARTPTS,afade=t=in:d={fade},"
+                      f"afade=t=out:st={max(seg.duration - fade, 0):.3f}:d={fade}[a{i}]")
         labels.append(f"[v{i}][a{i}]")
     graph = ";".join(chains) + ";" + "".join(labels) + f"concat=n={len(segments)}:v=1:a=1[v][a]"
-    _run_ffmpeg(["-i", str(source), "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:v", codec,
+    _run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:v", codec,
                  *_codec_params(cfg, codec), "-c:a", "aac", str(out)], "ffmpeg reference render")
     return {"mode": "ffmpeg", "codec": codec}
 

@@ -23,7 +23,7 @@ import numpy as np
 from . import media
 from .config import Config
 from .errors import MediaError, OutputError
-from .outputs import prepare_output_dir, write_json, write_text
+from .outputs import drop_stale_reel, prepare_output_dir, write_json, write_text
 from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,26 @@ def check_limits(info: MediaInfo, cfg: Config) -> None:
     if not info.has_video:
         raise MediaError(f"{info.path}: has no video stream (audio-only file?)")
     if info.duration_s > cfg.media.max_duration_s:
-        raise MediaError(f"{info.path}: {info.duration_s / 60:.0f} min is longer than media.max_duration_s "
-                         f"({cfg.media.max_duration_s / 60:.0f} min); raise it with --set media.max_duration_s=...")
+        raise MediaError(f"{info.path}: {info.duration_s:.0f} s ({info.duration_s / 60:.1f} min) is longer than "
+                         f"media.max_duration_s ({cfg.media.max_duration_s:g} s); raise it with --set media.max_duration_s=...")
     if info.height > cfg.media.max_height:
-        raise MediaError(f"{info.path}: {info.height} px tall is above media.max_height ({cfg.media.max_height})")
+        raise MediaError(f"{info.path}: {info.height} px tall is above media.max_height ({cfg.media.max_height}); "
+                         f"raise it with --set media.max_height=...")
+
+
+def analysis_config(cfg: Config) -> dict:
+    """The config that shapes the cached analysis: its sections, less the column weights
+    (those only weight the excitement curve, which rescore recomputes)."""
+    d = cfg.section_dict(*ANALYSIS_SECTIONS)
+    for group in ("audio", "motion", "shots"):
+        d["signals"].get(group, {}).pop("column_weights", None)
+    return d
 
 
 def analysis_key(fingerprint: str, cfg: Config) -> str:
     from .signals.timeline import cache_key
 
-    return cache_key(fingerprint, cfg.section_dict(*ANALYSIS_SECTIONS), ANALYSIS_VERSION)
+    return cache_key(fingerprint, analysis_config(cfg), ANALYSIS_VERSION)
 
 
 def _small(frame: Frame, width: int, info: MediaInfo) -> Frame:
@@ -210,7 +220,7 @@ def analyze(
     detector_doc = {k: v for k, v in det_info.items() if k not in ("seconds", "frames")}
     write_json(meta_path, {
         "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
-        "config": cfg.section_dict(*ANALYSIS_SECTIONS), "detector": detector_doc,
+        "config": analysis_config(cfg), "detector": detector_doc,
         "frames": stats, "timings": timings, "notes": notes,
     })
     return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
@@ -410,6 +420,7 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
         duration_s=analysis_doc["duration"], config=cfg.to_dict(), detector=analysis_doc["detector"],
         weights_used=sel.weights_used, notes=sel.notes, target_s=sel.target_s,
     )
+    drop_stale_reel(out, doc)  # a reel of another selection must not survive beside this one
     paths = {
         "segments": write_segments(out, doc),
         "timeline_csv": write_timeline_csv(out, timeline, sel.score),
@@ -426,7 +437,7 @@ def analysis_doc(a: Analysis) -> dict:
 def save_state(out: Path, a: Analysis, cfg: Config) -> None:
     """What rescore/render need to find the cached analysis again without the video decode."""
     write_json(out / "analysis.json", analysis_doc(a) | {
-        "media": a.info.to_dict(), "notes": a.notes, "config_sections": cfg.section_dict(*ANALYSIS_SECTIONS)})
+        "media": a.info.to_dict(), "notes": a.notes, "config_sections": analysis_config(cfg)})
 
 
 def load_state(out: Path) -> tuple[dict, Timeline]:

@@ -137,6 +137,8 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     if n == 0 or np.all(np.isnan(curve.score)):
         return []
     smooth = _smooth(curve.score, max(int(round(cfg.smooth_s / bin_s)), 1))
+    # A segment scores by its best sustained stretch: a roar lasts seconds, a shout does not.
+    sustained = _smooth(curve.score, max(int(round(cfg.score_window_s / bin_s)), 1))
     calm = float(np.nanmedian(smooth))
     spread = float(np.nanpercentile(smooth, 90) - calm) or 1.0
     peaks, props = find_peaks(
@@ -176,7 +178,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             window = window[~np.isnan(window)]
             # A group's contribution: its weight share times its level around the peak.
             components[g] = float(curve.weights_used.get(g, 0.0) * np.max(window)) if len(window) else 0.0
-        score = float(np.nanmax(smooth[i0:i1]) - calm) / spread
+        score = float(np.nanmax(sustained[i0:i1]) - calm) / spread
         if _followed_by_replay(end, replay_starts(timeline), cfg.replay_context_s) and not replay[min(p, n - 1)]:
             # Broadcasters replay what mattered: a replay right after is evidence in itself.
             score += cfg.replay_bonus

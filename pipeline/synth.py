@@ -350,7 +350,9 @@ class Renderer:
         rng = np.random.default_rng(seed + 1)
         self.world = _world_raster(rng)
         self.kits = _kits(seed)
-        self.crowd_close = cv2.GaussianBlur(self.world[: int(MARGIN_TOP * PX_PER_M)], (0, 0), 3)
+        # Close-ups are shot from pitch level against the stands: the blurred crowd, no grass
+        # (the raster's grass starts 3 m above the touchline).
+        self.crowd_close = cv2.GaussianBlur(self.world[: int((MARGIN_TOP - 4) * PX_PER_M)], (0, 0), 3)
         self.font_scale = self.h / 720
 
     def frame(self, i: int) -> np.ndarray:

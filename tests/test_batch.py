@@ -174,14 +174,24 @@ def test_changed_config_reruns(first_batch, matches):
 
 
 def test_changed_input_reruns(tmp_path, matches):
+    from pipeline.config import load_config
+
     src = tmp_path / "m.mp4"
-    src.write_bytes(matches["b"].read_bytes())
+    src.write_bytes(matches["a"].read_bytes())
     out = tmp_path / "out"
-    args = ("batch", src, "-o", out, "--detector", "classic", "--no-render")
-    assert run_cli(*args).returncode == 0
-    assert run_cli(*args).returncode == 0 and read_batch(out)["matches"][0]["status"] == "skipped"
-    src.write_bytes(matches["a"].read_bytes())  # same name, other footage
-    assert run_cli(*args).returncode == 0 and read_batch(out)["matches"][0]["status"] == "done"
+    cfg = load_config(None, ["detect.backend=classic"])
+    jobs = batch.plan_jobs([src], out)
+    options = batch.JobOptions(render=False)
+
+    def status() -> str:
+        (m,) = batch.run_batch(jobs, out, cfg, options).matches
+        return m["error"] or m["status"]
+
+    assert status() == "done"
+    assert status() == "skipped"
+    src.write_bytes(matches["b"].read_bytes())  # same name, other footage
+    assert status() == "done"
+    assert read_batch(out)["matches"][0]["status"] == "done"
 
 
 def test_sigkill_mid_run_then_rerun_completes_cleanly(tmp_path, matches):

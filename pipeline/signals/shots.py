@@ -82,7 +82,8 @@ def find_cuts(t_s: np.ndarray, distance: np.ndarray, cfg) -> tuple[np.ndarray, n
     return times, scores
 
 
-def find_replays(t_s: np.ndarray, distance: np.ndarray, grass: np.ndarray, duration_s: float, cfg) -> list[tuple[float, float]]:
+def find_replays(t_s: np.ndarray, distance: np.ndarray, grass: np.ndarray, duration_s: float, cfg,
+                 hists: dict[int, np.ndarray] | None = None) -> list[tuple[float, float]]:
     """Replay spans opened by a stinger: a burst of `replay_burst_frames` high-distance frames
     within `replay_burst_s` (a logo wipe changes the picture frame after frame) that leads from
     non-pitch pictures (celebration, crowd) back to the pitch. A replay sequence runs to the
@@ -93,25 +94,42 @@ def find_replays(t_s: np.ndarray, distance: np.ndarray, grass: np.ndarray, durat
     g = np.asarray(grass, np.float64)
     high = np.flatnonzero(d >= cfg.cut_min_distance)
     starts: list[float] = []
+    bursts: list[float] = []  # every stinger-like burst, opening or closing
     k = cfg.replay_burst_frames
     i = 0
     while i + k - 1 < len(high):
         a, b = high[i], high[i + k - 1]
         if t[b] - t[a] <= cfg.replay_burst_s:
+            at = float(t[a - 1] + t[a]) / 2 if a > 0 else float(t[a])
+            look = _burst_look(hists, high[i: i + k]) if hists else None
+            bursts.append((at, look))
             before = g[(t >= t[a] - 1.0) & (t < t[a])]
             after = g[(t > t[b]) & (t <= t[b] + 1.0)]
             if len(before) and len(after) and np.median(before) < cfg.medium_min_grass <= np.median(after):
-                starts.append(float(t[a - 1] + t[a]) / 2 if a > 0 else float(t[a]))
-                # skip the rest of this burst
-                while i < len(high) and t[high[i]] <= t[b]:
-                    i += 1
-                continue
+                starts.append((at, look))
+            # skip the rest of this burst
+            while i < len(high) and t[high[i]] <= t[b]:
+                i += 1
+            continue
         i += 1
     spans = []
-    for j, s in enumerate(starts):
-        end = min(s + cfg.replay_max_s, starts[j + 1] if j + 1 < len(starts) else duration_s, duration_s)
-        spans.append((s, end))
+    for j, (s0, look) in enumerate(starts):
+        # The sequence ends at the next opening stinger, or at a burst that looks like this
+        # one (broadcasters close a replay package with the logo that opened it; the
+        # dissolves between replay angles look different), or after replay_max_s.
+        ends = [x for x, _ in starts[j + 1:]]
+        if look is not None:
+            ends += [x for x, lk in bursts if x > s0 + 1.0 and lk is not None
+                     and float(cv2.compareHist(look, lk, cv2.HISTCMP_BHATTACHARYYA)) < cfg.stinger_match_max]
+        end = min([s0 + cfg.replay_max_s, duration_s, *ends])
+        spans.append((s0, end))
     return spans
+
+
+def _burst_look(hists: dict[int, np.ndarray], frames: np.ndarray) -> np.ndarray | None:
+    """Mean colour histogram of a burst's frames: the stinger's look."""
+    hs = [hists[int(i)] for i in frames if int(i) in hists]
+    return np.mean(hs, axis=0).astype(np.float32) if hs else None
 
 
 class ShotDetector:
@@ -127,6 +145,7 @@ class ShotDetector:
         self._t: list[float] = []
         self._d: list[float] = []
         self._grass: list[float] = []
+        self._hists: dict[int, np.ndarray] = {}
 
     def update(self, frame: Frame) -> None:
         img = frame.image
@@ -140,6 +159,8 @@ class ShotDetector:
         grass = float(np.count_nonzero(cv2.inRange(hsv, tuple(self.cfg.grass_hsv_lo), tuple(self.cfg.grass_hsv_hi))))
         grass /= hsv.shape[0] * hsv.shape[1]
         d = 0.0 if self._prev_hist is None else float(cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
+        if d >= self.cfg.cut_min_distance:
+            self._hists[len(self._d)] = hist  # kept for high-change frames only (stingers)
         self._prev_hist = hist
         self._t.append(float(frame.t_s))
         self._d.append(d)
@@ -157,7 +178,7 @@ class ShotDetector:
         d = np.array(self._d, np.float64)
         g = np.array(self._grass, np.float64)
         cut_t, cut_score = find_cuts(t, d, c)
-        replays = find_replays(t, d, g, duration_s, c)
+        replays = find_replays(t, d, g, duration_s, c, self._hists)
         # grass per bin: median of its frames; bins without a frame are gaps
         grass_bin = np.full(n, np.nan)
         idx = bin_index(t, self.bin_s, n)
