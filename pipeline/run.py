@@ -28,7 +28,7 @@ from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "2"  # bump when analysis code changes what a cached timeline holds
+ANALYSIS_VERSION = "3"  # bump when analysis code changes what a cached timeline holds
 ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 

@@ -147,6 +147,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         distance=max(int(round(cfg.min_len_s / bin_s)), 1),
     )
     replay = _replay_mask(timeline)
+    rstarts = replay_starts(timeline)
     cuts = cut_times(timeline)
     raw: list[tuple[float, float, int]] = []
     for p in peaks:
@@ -163,6 +164,11 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             e += 1
         end = max(t[e] + bin_s, t[p] + cfg.min_post_s)
         start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
+        if not replay[p]:
+            # A live moment ends where its replay package begins (the replay is its own candidate).
+            nxt = [r for r in rstarts if t[p] < r < end]
+            if nxt:
+                end = max(nxt[0], start + min(cfg.min_len_s, nxt[0] - start))
         start, end = _fit_length(start, end, float(t[p]), cfg, duration)
         raw.append((start, end, int(p)))
     raw += _replay_context(raw, timeline, smooth, cfg, duration)
@@ -179,7 +185,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             # A group's contribution: its weight share times its level around the peak.
             components[g] = float(curve.weights_used.get(g, 0.0) * np.max(window)) if len(window) else 0.0
         score = float(np.nanmax(sustained[i0:i1]) - calm) / spread
-        if _followed_by_replay(end, replay_starts(timeline), cfg.replay_context_s) and not replay[min(p, n - 1)]:
+        if _followed_by_replay(float(t[p]), end, rstarts, cfg.replay_context_s) and not replay[min(p, n - 1)]:
             # Broadcasters replay what mattered: a replay right after is evidence in itself.
             score += cfg.replay_bonus
             components["shots"] = components.get("shots", 0.0) + cfg.replay_bonus
@@ -197,8 +203,9 @@ def replay_starts(timeline: Timeline) -> list[float]:
     return sorted(float(a) for a, _ in spans)
 
 
-def _followed_by_replay(end: float, starts: list[float], within_s: float) -> bool:
-    return any(end - 1.0 <= r <= end + within_s for r in starts)
+def _followed_by_replay(peak: float, end: float, starts: list[float], within_s: float) -> bool:
+    """A replay package starts after the moment's peak, inside it or soon after its end."""
+    return any(peak < r <= end + within_s for r in starts)
 
 
 def _replay_context(raw: list[tuple[float, float, int]], timeline: Timeline, smooth: np.ndarray,

@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline import media
 from pipeline.errors import OutputError
-from pipeline.outputs import MARKER, atomic_write, clean_stale_temps, is_temp_name, write_text
+from pipeline.outputs import MARKER, atomic_write, clean_stale_temps, is_temp_name, prepare_output_dir, write_text
 
 from .conftest import REPO, ffmpeg, run_cli
 from .media_cases import CASES, command_line, make_base
@@ -120,9 +121,16 @@ def test_damaged_stream_counts_errors_and_keeps_the_readable_rest(case_dir):
     ts = [f.t_s for f in stream]
     assert stream.stats()["decode_errors"] > 0
     assert ts[0] < 0.5 and ts[-1] > 5.0, "frames after the damage are still read"
-    track = media.audio(path)
+    # Audio lost in the damage becomes silence of the same length: what follows keeps its time.
+    sr = 8000
+    track = media.audio(path, sr=sr)
     x = track.read_all()
-    assert track.decode_errors > 0 and len(x) / track.sr == pytest.approx(6.0, abs=0.5)
+    ref = media.audio(base, sr=sr).read_all()
+    assert track.decode_errors > 0 and len(x) / sr == pytest.approx(len(ref) / sr, abs=0.05)
+    after = ref[5 * sr: int(5.5 * sr)]
+    lags = range(-sr // 4, sr // 4)
+    lag = max(lags, key=lambda k: float(np.dot(after, x[5 * sr + k: 5 * sr + k + len(after)])))
+    assert abs(lag) <= 0.01 * sr, f"audio after the damage is {lag / sr:+.3f} s off"
 
 
 # ---------------------------------------------------------------- output folder safety
@@ -147,8 +155,10 @@ def test_output_that_is_a_file_is_refused(case_dir, tmp_path, capsys):
     out = tmp_path / "report.pdf"
     out.write_text("not a folder")
     code, _, err = highlights(capsys, "analyze", base, "-o", out, "--detector", "classic")
-    assert code == 5 and "not a folder" in err
+    assert code == 2 and "is a file" in err and "Traceback" not in err  # refused as usage, before any work
     assert out.read_text() == "not a folder"
+    with pytest.raises(OutputError, match="not a folder"):  # the same check for batch and library callers
+        prepare_output_dir(out)
 
 
 def test_stale_temps_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
