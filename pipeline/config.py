@@ -150,6 +150,7 @@ class SegmentsConfig(_Section):
     calm_fraction: float = Field(ge=0, le=1)
     min_pre_s: float = Field(ge=0)
     min_post_s: float = Field(ge=0)
+    onset_lead_s: float = Field(ge=0)
     pre_roll_s: float = Field(ge=0)
     post_roll_s: float = Field(ge=0)
     snap_to_cut_s: float = Field(ge=0)

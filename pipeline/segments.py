@@ -157,7 +157,8 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         s = p
         while s > lo and smooth[s - 1] > level:
             s -= 1
-        start = min(t[s], t[p] - cfg.min_pre_s)
+        # t[s] is where the excitement rose; the goal lies up to 3 s before a roar's onset.
+        start = min(t[s] - cfg.onset_lead_s, t[p] - cfg.min_pre_s)
         hi = min(p + int(round(cfg.post_roll_s / bin_s)), n - 1)
         e = p
         while e < hi and smooth[e + 1] > level:
