@@ -21,7 +21,27 @@ _DEBUG = False
 
 
 def _err(msg: str) -> None:
-    click.echo(f"error: {msg}", err=True)
+    """One line on stderr, whatever the message holds (ffmpeg and moviepy errors span lines)."""
+    line = " ".join(str(msg).split())
+    if len(line) > 600:
+        line = line[:597] + "..."
+    click.echo(f"error: {line}", err=True)
+
+
+def _stdout_is_broken() -> bool:
+    """True when the BrokenPipeError came from our own stdout (`highlights probe | head`)."""
+    try:
+        sys.stdout.flush()
+        return False
+    except (BrokenPipeError, ValueError):
+        # Nothing more can be written there; keep the interpreter's exit flush quiet.
+        try:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return True
 
 
 @contextmanager
@@ -188,7 +208,7 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"))
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)
-    console.print(f"outputs   {out}/segments.json, timeline.csv, config.yaml, run.json")
+    console.print(f"outputs   {out}/report.html (review page), segments.json, timeline.csv, timeline.png, config.yaml, run.json")
     spent = sum(v for k, v in timings.items() if not k.startswith("cached_"))
     console.print(f"time      {spent:.1f} s" + (" (analysis from cache)" if cache_hit else ""))
 
@@ -266,6 +286,8 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
     from . import run as runmod
 
     cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    if target_duration:  # recorded in OUT/config.yaml, so rescore and reruns keep it
+        cfg = cfg.model_copy(update={"segments": cfg.segments.model_copy(update={"target_duration_s": target_duration})})
     out = runmod.prepare(Path(out), force)
     a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
     runmod.save_state(out, a, cfg)
@@ -273,6 +295,9 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
     sel = runmod.select_segments(a.timeline, cfg, target_duration)
     runmod.write_outputs(out, runmod.analysis_doc(a), a.timeline, sel, cfg)
     timings = dict(a.timings, select=_time.perf_counter() - t0)
+    t1 = _time.perf_counter()
+    runmod.write_reports(out, a.timeline, sel.score, cfg, reporter=RichReporter())
+    timings["report"] = _time.perf_counter() - t1
     reel = None
     render_info = {}
     if not no_render and sel.selected:
@@ -287,9 +312,11 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
 @click.argument("out", type=click.Path(file_okay=False, exists=False))
 @_target_option
 @click.option("--no-render", is_flag=True, help="Rewrite the evidence files only.")
+@click.option("--no-report", "report", flag_value=False, default=True,
+              help="Skip timeline.png and report.html (segments.json and timeline.csv only).")
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
 @config_options
-def rescore(out, target_duration, no_render, render_mode, config_path, overrides):
+def rescore(out, target_duration, no_render, report, render_mode, config_path, overrides):
     """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
     import time as _time
 
@@ -300,6 +327,8 @@ def rescore(out, target_duration, no_render, render_mode, config_path, overrides
     doc, timeline = runmod.load_state(out)
     base = out / "config.yaml"
     cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
+    if target_duration:
+        cfg = cfg.model_copy(update={"segments": cfg.segments.model_copy(update={"target_duration_s": target_duration})})
     used = doc.get("config_sections", {})
     now = runmod.analysis_config(cfg)
     changed = [k for k in runmod.ANALYSIS_SECTIONS if k in used and now[k] != used[k]]
@@ -307,6 +336,10 @@ def rescore(out, target_duration, no_render, render_mode, config_path, overrides
     sel = runmod.select_segments(timeline, cfg, target_duration)
     runmod.write_outputs(out, doc, timeline, sel, cfg)
     timings = {"select": _time.perf_counter() - t0}
+    if report:
+        t1 = _time.perf_counter()
+        runmod.write_reports(out, timeline, sel.score, cfg, reporter=RichReporter())
+        timings["report"] = _time.perf_counter() - t1
     reel = None
     if not no_render and sel.selected:
         reel, _, timings["render"] = _render_step(out, doc["input"], sel.selected, cfg, render_mode)
@@ -562,8 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError as exc:
+        if _stdout_is_broken():
+            return 0  # the reader of our output went away: not a failure of the run
+        if _DEBUG:
+            raise
+        _err(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
     except Exception as exc:  # an unexpected failure: one line unless --debug
         if _DEBUG:
             raise

@@ -134,3 +134,22 @@ def drop_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: s
     except OSError as exc:
         raise OutputError(f"cannot remove the outdated {reel}: {exc.strerror}") from None
     return True
+
+
+def disk_full(folder: str | os.PathLike, probe_bytes: int = 256 * 1024) -> bool:
+    """True when `folder` cannot take `probe_bytes` more: tells a failed external writer
+    (ffmpeg reporting only a broken pipe or a missing moov) apart from other failures."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".space.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        return exc.errno == 28
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"\0" * probe_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+        return False
+    except OSError as exc:
+        return exc.errno == 28
+    finally:
+        Path(name).unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from .config import RenderConfig
 from .errors import MediaError, OutputError
-from .outputs import finalize_mode
+from .outputs import disk_full, finalize_mode
 from .types import Segment
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _run_ffmpeg(args: list[str], what: str) -> None:
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown ffmpeg error"])[-1]
-        if "No space left" in proc.stderr:
+        if "No space left" in proc.stderr or disk_full(Path(args[-1]).parent):  # the output is the last argument
             raise OutputError(f"{what}: disk full")
         raise OutputError(f"{what}: ffmpeg failed: {last}")
 
@@ -208,7 +208,7 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 for c in clips:
                     c.close()
             except OSError as exc:
-                if "No space left" in str(exc):
+                if "No space left" in str(exc) or disk_full(out.parent):
                     raise OutputError(f"writing {out}: disk full") from None
                 raise
             finally:

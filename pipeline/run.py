@@ -365,8 +365,7 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     select(segs, target, cfg.segments.min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
     for s in segs:
-        trimmed = s.reason
-        s.reason = reason_for(s, timeline) + ("; " + trimmed if trimmed else "")
+        s.reason = reason_for(s, timeline)
     explain_selection(segs, target, cfg.segments.min_score)
     notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
     return Selection(segs, curve.score, curve.weights_used, notes, target)

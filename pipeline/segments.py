@@ -139,6 +139,10 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     smooth = _smooth(curve.score, max(int(round(cfg.smooth_s / bin_s)), 1))
     # A segment scores by its best sustained stretch: a roar lasts seconds, a shout does not.
     sustained = _smooth(curve.score, max(int(round(cfg.score_window_s / bin_s)), 1))
+    audio = curve.groups.get("audio")
+    audio_smooth = None
+    if audio is not None and np.any(~np.isnan(audio)):
+        audio_smooth = _smooth(audio, max(int(round(cfg.smooth_s / bin_s)), 1))
     calm = float(np.nanmedian(smooth))
     spread = float(np.nanpercentile(smooth, 90) - calm) or 1.0
     peaks, props = find_peaks(
@@ -165,7 +169,12 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             e += 1
         end = max(t[e] + bin_s, t[p] + cfg.min_post_s)
         start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
-        if not replay[p]:
+        if replay[p]:
+            # A replay candidate is the replay itself: it never reaches back into live play.
+            for a, b in (timeline.meta or {}).get("replays") or []:
+                if a <= t[p] < b:
+                    start, end = max(start, float(a)), min(end, float(b))
+        else:
             # A live moment ends where its replay package begins (the replay is its own candidate).
             nxt = [r for r in rstarts if t[p] < r < end]
             if nxt:
@@ -190,13 +199,33 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             # Broadcasters replay what mattered: a replay right after is evidence in itself.
             score += cfg.replay_bonus
             components["shots"] = components.get("shots", 0.0) + cfg.replay_bonus
-        segments.append(Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
-                                score=score, components=components))
+        seg = Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
+                      score=score, components=components)
+        # The core of the moment: from a little before the crowd and commentary rose to a
+        # little after (a goal lies 0-3 s before its roar); selection shows every good
+        # moment's core before it gives any moment its full length.
+        rise = _onset(audio_smooth if audio_smooth is not None else smooth, i0, i1, bin_s, cfg.core_rise_fraction)
+        core_a = max(seg.start, rise - cfg.core_pre_s)
+        core_b = min(seg.end, max(rise + cfg.core_post_s, core_a + cfg.min_len_s))
+        seg.core = (core_a, core_b)
+        segments.append(seg)
     segments.sort(key=lambda s: s.start)
     for k, seg in enumerate(segments):
         seg.id = f"s{k + 1:03d}"
     _mark_replays(segments, replay, bin_s)
     return segments
+
+
+def _onset(x: np.ndarray, i0: int, i1: int, bin_s: float, calm_fraction: float) -> float:
+    """Where `x` rose to its top inside bins [i0, i1): back from the top to the last bin at
+    the match's calm level plus `calm_fraction` of the rise."""
+    calm = float(np.nanmedian(x))
+    top = i0 + int(np.nanargmax(x[i0:i1]))
+    level = calm + calm_fraction * (x[top] - calm)
+    r = top
+    while r > i0 and x[r - 1] > level:
+        r -= 1
+    return float(r * bin_s)
 
 
 def replay_starts(timeline: Timeline) -> list[float]:
@@ -297,39 +326,67 @@ def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> 
 
 def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
            min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0) -> list[Segment]:
-    """Rank by score, then fill `target_s` with the best segments; chronological result.
+    """Rank by score, then fill `target_s`: more good moments before longer ones.
 
-    Replays of a moment already shown and segments scoring below `min_score` are candidates
-    only. A segment longer than the time left is trimmed around its peak (never below
-    `min_len_s`, keeping `keep_pre_s` before and `keep_post_s` after the peak) rather than
-    dropped. Deterministic: ties break on start time.
+    Pass 1 takes, best first, each eligible segment's core (a few seconds either side of
+    where its excitement rose: the goal and its roar); pass 2 grows the chosen ones, best
+    first, back to their full extent while time is left (the rest of the attack, the
+    celebration). Replays of a moment already shown and segments scoring below `min_score`
+    stay candidates. Chronological result; deterministic (ties break on start time).
+    Segments without a core (built elsewhere) are taken whole or trimmed around their peak.
     """
     for s in segments:
         s.selected = False
     ranked = sorted(segments, key=lambda s: (-s.score, s.start))
     for r, s in enumerate(ranked, 1):
         s.rank = r
-    total = 0.0
-    for s in ranked:
-        if s.replay_of is not None or s.score < min_score:
-            continue
-        left = target_s - total
-        if s.duration <= left + 1e-9:
+    eligible = [s for s in ranked if s.replay_of is None and s.score >= min_score]
+    left = float(target_s)
+    extent: dict[int, tuple[float, float]] = {}
+    for s in eligible:
+        a, b = _core(s, keep_pre_s, keep_post_s, min_len_s)
+        if b - a <= left + 1e-9:
+            extent[id(s)] = (a, b)
+            left -= b - a
+    # Pass 2: share the time left evenly among the chosen moments (water-filling), each up
+    # to its full extent, so every chosen goal gets its attack and celebration alike.
+    growing = [s for s in eligible if id(s) in extent]
+    room = {id(s): (extent[id(s)][0] - s.start) + (s.end - extent[id(s)][1]) for s in growing}
+    give = {id(s): 0.0 for s in growing}
+    while left > 1e-6:
+        open_ = [s for s in growing if room[id(s)] - give[id(s)] > 1e-6]
+        if not open_:
+            break
+        share = left / len(open_)
+        for s in open_:
+            add = min(share, room[id(s)] - give[id(s)])
+            give[id(s)] += add
+            left -= add
+    for s in growing:
+        a, b = extent[id(s)]
+        g = give[id(s)]
+        pre = min(a - s.start, g * 0.6)
+        post = min(s.end - b, g - pre)
+        pre = min(a - s.start, g - post)
+        extent[id(s)] = (a - pre, b + post)
+    for s in eligible:
+        if id(s) in extent:
+            a, b = extent[id(s)]
+            if (a, b) != (s.start, s.end):
+                s.trimmed_from = (s.start, s.end)
+                s.start, s.end = float(a), float(b)
+                s.peak = float(min(max(s.peak, s.start), s.end))  # the top of what is shown
             s.selected = True
-            total += s.duration
-            continue
-        core = min(keep_pre_s, s.peak - s.start) + min(keep_post_s, s.end - s.peak)
-        if min_len_s > 0 and left >= max(min_len_s, core) - 1e-9:
-            # Trim around the peak: keep the moment, give up the calm edges.
-            pre = min(s.peak - s.start, max(keep_pre_s, left - min(keep_post_s, s.end - s.peak)))
-            start = max(s.start, s.peak - pre)
-            end = min(s.end, start + left)
-            start = max(s.start, end - left)
-            s.start, s.end = float(start), float(end)
-            s.selected = True
-            s.reason = (s.reason + "; " if s.reason else "") + "trimmed to fit the reel"
-            total += s.duration
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
+
+
+def _core(s: Segment, keep_pre_s: float, keep_post_s: float, min_len_s: float) -> tuple[float, float]:
+    core = getattr(s, "core", None)
+    if core:
+        return core
+    a = max(s.start, s.peak - keep_pre_s)
+    b = min(s.end, max(s.peak + keep_post_s, a + min_len_s))
+    return a, b
 
 
 def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | None = None) -> float:
@@ -404,6 +461,9 @@ def explain_selection(segments: list[Segment], target_s: float, min_score: float
     total = sum(s.duration for s in segments if s.selected)
     for s in segments:
         if s.selected:
+            full = getattr(s, "trimmed_from", None)
+            if full:
+                s.reason += f"; trimmed to fit the reel (candidate {full[0]:.1f}-{full[1]:.1f} s)"
             continue
         if s.replay_of is not None:
             why = "left out: replay of a moment already shown"

@@ -137,6 +137,10 @@ class Segment:
     selected: bool = False
     reason: str = ""
     replay_of: str | None = None
+    # Internal to selection, not part of segments.json: the moment's core and, when the
+    # reel trimmed it, the candidate's full extent.
+    core: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    trimmed_from: tuple[float, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration(self) -> float:

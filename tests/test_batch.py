@@ -141,7 +141,7 @@ def test_one_bad_file_fails_alone_with_its_error(first_batch, matches):
     doc = read_batch(out)
     by_input = {Path(m["input"]).name: m for m in doc["matches"]}
     assert [Path(m["input"]).name for m in doc["matches"]] == ["small.mp4", "broken.mp4", "second.mp4"]
-    assert by_input["small.mp4"]["status"] == "done" and by_input["second.mp4"]["status"] == "done"
+    assert by_input["small.mp4"]["status"] == "done" and by_input["second.mp4"]["status"] == "done", doc
     bad = by_input["broken.mp4"]
     assert bad["status"] == "failed" and "broken.mp4" in bad["error"] and "\n" not in bad["error"]
     assert Path(bad["output"]).name == "broken" and not (Path(bad["output"]) / "done.json").exists()
@@ -157,7 +157,7 @@ def test_rerun_skips_completed_matches(first_batch, matches):
     r = run_cli("batch", matches["a"], matches["bad"], matches["b"], "-o", out, *SETTINGS)
     assert r.returncode == 3, r.stderr
     statuses = [m["status"] for m in read_batch(out)["matches"]]
-    assert statuses == ["skipped", "failed", "skipped"]  # the failed one is tried again
+    assert statuses == ["skipped", "failed", "skipped"], r.stderr  # the failed one is tried again
     assert {p: p.stat().st_mtime_ns for p in (out / "small").iterdir() if p.is_file()} == before
     assert "2 skipped" in r.stderr
     print(f"first batch {first_s:.1f} s, re-run with everything skipped {time.perf_counter() - t0:.1f} s")
@@ -168,7 +168,7 @@ def test_changed_config_reruns(first_batch, matches):
     old = json.loads((out / "small" / "done.json").read_text())["config_hash"]
     r = run_cli("batch", matches["a"], matches["b"], "-o", out, *SETTINGS, "--set", "weights.audio=0.3")
     assert r.returncode == 0, r.stderr
-    assert [m["status"] for m in read_batch(out)["matches"]] == ["done", "done"]
+    assert [m["status"] for m in read_batch(out)["matches"]] == ["done", "done"], r.stderr
     assert json.loads((out / "small" / "done.json").read_text())["config_hash"] != old
     assert json.loads((out / "small" / "segments.json").read_text())["config"]["weights"]["audio"] == 0.3
 
@@ -214,7 +214,7 @@ def test_sigkill_mid_run_then_rerun_completes_cleanly(tmp_path, matches):
     r = run_cli("batch", *args[1:])
     assert r.returncode == 0, r.stderr
     doc = read_batch(out)
-    assert [m["status"] for m in doc["matches"]] == ["done", "done"]
+    assert [m["status"] for m in doc["matches"]] == ["done", "done"], r.stderr
     for m in doc["matches"]:
         assert_complete(Path(m["output"]))
     assert stale_temps(out) == []

@@ -46,7 +46,7 @@ def test_ray_engine_streams_results_and_writes_the_same_batch_json(tmp_path, sma
     assert len(seen) == 3
     doc = read_batch(out)
     assert [Path(x["input"]).name for x in doc["matches"]] == ["small.mp4", "broken.mp4", "second.mp4"]
-    assert [x["status"] for x in doc["matches"]] == ["done", "failed", "done"]
+    assert [x["status"] for x in doc["matches"]] == ["done", "failed", "done"], doc
     # A worker's PipelineError comes back as a failed match with its one-line message.
     assert "broken.mp4" in doc["matches"][1]["error"] and res.exit_code == 3
     for x in doc["matches"]:

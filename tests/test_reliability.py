@@ -255,11 +255,11 @@ def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, r
         if caught:
             time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert caught, "the run finished before its render could be killed"
+    assert caught, f"the run finished before its render could be killed (exit {proc.returncode}): {err[-500:]}"
     assert not (out / "reel.mp4").exists(), "a killed render must not leave a reel that looks complete"
     assert not (out / "run.json").exists()
     assert temp_files(out), "the kill came mid-write: its temp files are still there"
@@ -296,7 +296,7 @@ def test_ctrl_c_during_render_exits_130_without_a_reel(short_match, render_cache
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert caught, "the run finished before its render could be interrupted"
+    assert caught, f"the run finished before its render could be interrupted (exit {proc.returncode}): {err[-500:]}"
     assert proc.returncode == 130, err
     assert_one_error_line(err)
     assert not (out / "reel.mp4").exists()
