@@ -296,7 +296,7 @@ def _merge(raw: list[tuple[float, float, int]], replay: np.ndarray, max_len_s: f
         if out and start < out[-1][1]:
             ps, pe, pp = out[-1]
             same_kind = bool(replay[min(pp, len(replay) - 1)]) == bool(replay[min(p, len(replay) - 1)])
-            if same_kind and max(end, pe) - ps <= max_len_s * 1.5:
+            if same_kind and max(end, pe) - ps <= max_len_s:
                 out[-1] = (ps, max(pe, end), pp)
                 continue
             # Different kinds or too long together: split at the midpoint between the peaks.
