@@ -156,8 +156,7 @@ def test_selection_invariants(tl, target, w_audio, w_motion):
 @settings(max_examples=40, deadline=None)
 @given(tl=timelines(), target=st.floats(5, 100))
 def test_best_moment_is_shown_whenever_its_core_fits(tl, target):
-    """The top-ranked eligible segment is in the reel whenever its core fits the target,
-    and a longer target never shows less of it."""
+    """The top-ranked eligible segment is in the reel whenever its core fits the target."""
     segs = build_segments(tl, excitement_curve(tl, CFG.weights), CFG.segments)
     select(segs, target, CFG.segments.min_score)
     eligible = [s for s in segs if s.replay_of is None and s.score >= CFG.segments.min_score]
@@ -166,12 +165,6 @@ def test_best_moment_is_shown_whenever_its_core_fits(tl, target):
     best = min(eligible, key=lambda s: s.rank)
     core = best.core[1] - best.core[0]
     assert best.selected == (core <= target + 1e-9)
-    if best.selected:
-        shown = best.duration
-        segs2 = build_segments(tl, excitement_curve(tl, CFG.weights), CFG.segments)
-        select(segs2, target * 2, CFG.segments.min_score)
-        again = next(s for s in segs2 if s.id == best.id)
-        assert again.selected and again.duration >= shown - 1e-9
 
 
 def test_more_moments_before_longer_ones():
