@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
-from .types import BALL, PERSON_CLASSES, Detections, Frame
+from .types import BALL, PERSON_CLASSES, Detections, Frame, box_iou
 
 # Class ids of the DFL Bundesliga labels (../shared/data/frames/dfl-bundesliga), used when no
 # data.yaml lies beside the frames.
@@ -85,20 +85,11 @@ def load_labelled_frames(frames_dir: str | Path, limit: int | None = None) -> li
     return out
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def match_people(det_xyxy: np.ndarray, det_score: np.ndarray, gt_xyxy: np.ndarray, iou_thr: float = PERSON_IOU) -> int:
     """Greedy one-to-one matching, best-scored detection first; returns the matched count."""
     if len(det_xyxy) == 0 or len(gt_xyxy) == 0:
         return 0
-    iou = _iou(det_xyxy[np.argsort(-det_score, kind="stable")], gt_xyxy)
+    iou = box_iou(det_xyxy[np.argsort(-det_score, kind="stable")], gt_xyxy)
     used = np.zeros(len(gt_xyxy), bool)
     matched = 0
     for row in iou:

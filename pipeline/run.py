@@ -158,6 +158,9 @@ def analyze(
     duration = info.duration_s
     sc = cfg.signals
 
+    # The detector first: missing weights fail before any decoding.
+    detector = detector or get_detector(cfg.detect, None)
+
     # Audio: streamed in chunks through the audio signals.
     track_audio = media.audio(video, sr=cfg.media.audio_sr, chunk_s=cfg.media.audio_chunk_s, info=info)
     with reporter.stage("audio", duration) as update, timer("audio"):
@@ -185,7 +188,6 @@ def analyze(
                      f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
 
     # Video: one decode feeds detection, shots and camera motion (per window in a cascade).
-    detector = detector or get_detector(cfg.detect, None)
     detections, det_info, shot_cols, shot_meta, cam, stats = _video_pass(
         video, info, cfg, detector, windows, reporter, timer)
     if stats["decode_errors"]:

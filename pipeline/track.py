@@ -29,22 +29,13 @@ from scipy.optimize import linear_sum_assignment
 
 from .config import TrackConfig
 from .errors import OutputError
-from .types import BALL, CLASS_NAMES, NO_TEAM, PERSON_CLASSES, Detections, Tracks
+from .types import BALL, CLASS_NAMES, NO_TEAM, PERSON_CLASSES, Detections, Tracks, box_iou
 
 log = logging.getLogger(__name__)
 
 BALL_TRACK_ID = 0
 REFERENCE_WIDTH_PX = 640.0  # ball_gate_px is stated at this frame width
 MAX_COST = 1e6
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def _centre(xyxy: np.ndarray) -> np.ndarray:
@@ -77,7 +68,7 @@ def camera_shift(prev_xy: np.ndarray, curr_xy: np.ndarray, radius_px: float) -> 
 def _cost(pred: np.ndarray, det: np.ndarray, min_iou: float) -> np.ndarray:
     """1 - IoU, with a centre-distance fallback for small fast players whose boxes no longer
     overlap between samples; MAX_COST where neither gate holds."""
-    iou = _iou(pred, det)
+    iou = box_iou(pred, det)
     h = np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
     dist = np.linalg.norm(_centre(pred)[:, None, :] - _centre(det)[None, :, :], axis=2) / h
     cost = 1.0 - iou + 1.0 * dist

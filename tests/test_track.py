@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.config import load_config
 from pipeline.detect import get_detector
-from pipeline.detect.base import box_iou as _iou
+from pipeline.types import box_iou as _iou
 from pipeline.track import BALL_TRACK_ID, read_tracks, track, write_tracks
 from pipeline.types import BALL, CLASS_ID, Detections, Frame
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..config import DetectConfig
 from ..errors import ConfigError, OutputError
-from ..types import BALL, CLASS_ID, CLASS_NAMES, NO_TEAM, Detections, Frame
+from ..types import BALL, CLASS_ID, CLASS_NAMES, NO_TEAM, Detections, Frame, box_ioa, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -108,30 +108,6 @@ def class_map(model_names: dict[int, str] | list[str]) -> dict[int, int]:
 
 
 # --- box maths -----------------------------------------------------------------------------
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N,4) and (M,4) xyxy boxes -> (N,M)."""
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def box_ioa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise intersection over the area of the smaller box -> (N,M)."""
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
 
 
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_thr: float) -> np.ndarray:

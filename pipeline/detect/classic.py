@@ -18,7 +18,8 @@ import numpy as np
 
 from ..config import DetectConfig
 from ..types import BALL, CLASS_ID, Detections, Frame
-from .base import box_ioa, register
+from ..types import box_ioa
+from .base import register
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ model's own names (COCO person / sports ball; football models player / goalkeepe
 referee / ball). Optional tiled inference at native resolution for small balls, optional
 pitch filter (drops spectators and balls off the grass), optional classic ball finder.
 
-Weights are resolved locally only (explicit path, name in the working directory, in
-models/, or in ultralytics' weights folder); nothing is ever downloaded: a missing file is a
-WeightsError that says where to put it.
+Weights are resolved locally only (an explicit path, or a name in models/); nothing is ever
+downloaded: a missing file is a WeightsError that says where to put it.
 """
 
 from __future__ import annotations
@@ -53,8 +52,8 @@ def _offline_ultralytics():
 def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS_DIR) -> Path:
     """A local weights file for `weights`, or WeightsError. Never downloads.
 
-    None -> the first *.onnx, then *.pt, in models/. A name ("yolo11n.pt") is looked up in
-    the working directory, then models/, then ultralytics' weights folder.
+    None -> the first *.onnx, then *.pt, in models/. A path that exists is used as given; a
+    name ("yolo11n.pt") is otherwise looked up in models/ only.
     """
     if weights is None or str(weights).strip() == "":
         if models_dir.is_dir():
@@ -68,15 +67,10 @@ def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS
         return p
     if p.exists():
         raise WeightsError(f"weights {p} is not a file; {HOW_TO}")
+    # A bare name is looked up in models/ only: .pt files are pickles that can run code when
+    # loaded, so weights come from an explicit path or the project's models/ folder, never
+    # from a shared cache or a download.
     candidates = [models_dir / p.name]
-    if len(p.parts) == 1:
-        try:
-            _set_offline_env()
-            from ultralytics.utils import SETTINGS  # noqa: PLC0415 (import only when needed)
-
-            candidates.append(Path(SETTINGS["weights_dir"]) / p.name)
-        except Exception:  # settings unreadable: not a reason to fail here
-            pass
     for c in candidates:
         if c.is_file():
             return c
