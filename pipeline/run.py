@@ -401,7 +401,14 @@ def versions() -> dict[str, str]:
 def device_info() -> dict:
     import os
 
+    import sys
+
     d = {"cpu_count": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform()}
+    if "torch" not in sys.modules:
+        # Only a run that used torch (YOLO) asks it about the GPU: importing torch costs a
+        # second and a half, more than a whole rescore.
+        d["cuda"] = None
+        return d
     try:
         import torch
 
