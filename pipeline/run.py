@@ -438,8 +438,9 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
 
 
 def analysis_doc(a: Analysis) -> dict:
-    return {"input": str(a.video), "fingerprint": a.fingerprint, "duration": a.info.duration_s, "detector": a.detector,
-            "cache_dir": str(a.cache_dir), "key": a.key}
+    # Absolute paths: rescore, render and report must find them from any working directory.
+    return {"input": str(Path(a.video).resolve()), "fingerprint": a.fingerprint, "duration": a.info.duration_s,
+            "detector": a.detector, "cache_dir": str(Path(a.cache_dir).resolve()), "key": a.key}
 
 
 def save_state(out: Path, a: Analysis, cfg: Config) -> None:

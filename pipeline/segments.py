@@ -145,11 +145,11 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         audio_smooth = _smooth(audio, max(int(round(cfg.smooth_s / bin_s)), 1))
     calm = float(np.nanmedian(smooth))
     spread = float(np.nanpercentile(smooth, 90) - calm) or 1.0
-    peaks, props = find_peaks(
-        smooth,
-        prominence=cfg.min_prominence,
-        distance=max(int(round(cfg.min_len_s / bin_s)), 1),
-    )
+    # Padded with the calm level so that a roar still rising when the footage ends (a goal
+    # in the last seconds) or already high when it starts is a peak too.
+    padded = np.r_[min(calm, smooth[0]), smooth, min(calm, smooth[-1])]
+    peaks, _ = find_peaks(padded, prominence=cfg.min_prominence, distance=max(int(round(cfg.min_len_s / bin_s)), 1))
+    peaks = np.clip(peaks - 1, 0, n - 1)
     replay = _replay_mask(timeline)
     rstarts = replay_starts(timeline)
     cuts = cut_times(timeline)

@@ -106,3 +106,17 @@ def test_existing_foreign_folder_needs_force(tmp_path, short_match):
 def test_audio_only_input_is_a_media_error(tmp_path, bad_inputs):
     r = run_cli("run", bad_inputs["audio_only"], "-o", tmp_path / "o")
     assert r.returncode == 3 and "no video stream" in r.stderr
+
+
+def test_rescore_from_another_working_directory(tmp_path, short_match):
+    """An output dir made with relative paths still rescores and renders from elsewhere."""
+    import shutil
+
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(short_match, work / "m.mp4")
+    r = run_cli("run", "m.mp4", "-o", "out", "--detector", "classic", "--target-duration", "10", "--no-render", cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("rescore", work / "out", "--set", "weights.motion=0.5")
+    assert r.returncode == 0, r.stderr
+    assert (work / "out" / "reel.mp4").exists()
