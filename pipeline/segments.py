@@ -390,11 +390,15 @@ def _core(s: Segment, keep_pre_s: float, keep_post_s: float, min_len_s: float) -
 
 
 def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | None = None) -> float:
+    """Reel length: the override, else `target_duration_s`, else `target_fraction` of the
+    input but never under `min_target_s` (a 12 s clip at 10% would leave 1 s, shorter than
+    any moment), and never longer than the input itself."""
     if override_s is not None:
         return float(override_s)
     if cfg.target_duration_s is not None:
         return float(cfg.target_duration_s)
-    return float(duration_s * cfg.target_fraction)
+    return float(min(max(duration_s * cfg.target_fraction, cfg.min_target_s), duration_s))
+
 
 
 # ----------------------------------------------------------------------------- reasons

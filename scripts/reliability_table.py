@@ -1,7 +1,7 @@
 """Run `highlights` on every broken or awkward input of tests/media_cases.py and print the
 markdown table of docs/reliability.md (input, command, exit code, what the user saw).
 
-    .venv/bin/python scripts/reliability_table.py > /tmp/table.md
+    .venv/bin/python scripts/reliability_table.py > table.md
 
 Each run is a subprocess, as a user would start it; the output is what it printed: the
 one-line error, or the notes and result lines of a successful analysis.

@@ -101,6 +101,9 @@ def test_reason_quotes_the_numbers():
 
 def test_target_duration_default_is_a_fraction():
     assert target_duration(600, CFG.segments) == pytest.approx(600 * CFG.segments.target_fraction)
+    # A short clip gets at least min_target_s, but never more than itself.
+    assert target_duration(120, CFG.segments) == CFG.segments.min_target_s
+    assert target_duration(12, CFG.segments) == 12
     assert target_duration(600, CFG.segments, 45) == 45
 
 
