@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .config import TrackConfig
-from .errors import OutputError
+from .outputs import atomic_write
 from .types import BALL, CLASS_NAMES, NO_TEAM, PERSON_CLASSES, Detections, Tracks, box_iou
 
 log = logging.getLogger(__name__)
@@ -274,16 +274,7 @@ def write_tracks(tracks: Tracks, path: str | Path, info: dict | None = None) -> 
         "interpolated": tracks.interpolated.astype(bool),
     })
     table = table.replace_schema_metadata({"pipeline.tracks": json.dumps(info or {}, default=str)})
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    return atomic_write(Path(path), lambda tmp: pq.write_table(table, tmp))
 
 
 def read_tracks(path: str | Path) -> tuple[Tracks, dict]:

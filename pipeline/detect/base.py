@@ -32,7 +32,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ..config import DetectConfig
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError
 from ..types import BALL, CLASS_ID, CLASS_NAMES, NO_TEAM, Detections, Frame, box_ioa, box_iou
 
 log = logging.getLogger(__name__)
@@ -197,15 +197,9 @@ def merge_tiled(
 def _atomic_write_table(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    from ..outputs import atomic_write
+
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_detections(detections: list[Detections], path: str | Path, info: dict | None = None) -> Path:
