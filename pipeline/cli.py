@@ -426,7 +426,7 @@ def detect(video, out, detector, weights, annotate, config_path, overrides, forc
     out = runmod.prepare(Path(out), force)
     det = get_detector(cfg.detect)
     frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
-                          skip_nonref=cfg.media.skip_nonref, info=info)
+                          skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, info=info)
     with progress("detect", info.duration_s) as update:
         dets, det_info = run_detection(frames, det, cfg.detect, progress=lambda f: update(f.t_s))
     with progress("track", None):

@@ -27,6 +27,7 @@ class MediaConfig(_Section):
     analysis_width: int = Field(ge=64, le=7680)
     skip_nonref: bool
     skip_nonref_min_ratio: float = Field(ge=1)
+    skip_loop_filter: bool
     decode_threads: int = Field(ge=0, le=64)
     hwaccel: Literal["none", "auto", "cuda"]
     audio_sr: int = Field(ge=4000, le=96000)
@@ -42,6 +43,7 @@ class DetectConfig(_Section):
     half: bool
     conf: float = Field(ge=0, le=1)
     imgsz: int = Field(ge=32, le=4096)
+    onnx_prep: bool
     batch: int = Field(ge=1, le=1024)
     tile: bool
     tile_size: int = Field(ge=64, le=4096)

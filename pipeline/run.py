@@ -28,7 +28,7 @@ from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "3"  # bump when analysis code changes what a cached timeline holds
+ANALYSIS_VERSION = "4"  # bump when analysis code changes what a cached timeline holds
 ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 
@@ -300,7 +300,8 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
         for a, b in spans:
             stream = media.frames(video, fps=cfg.media.analysis_fps, width=detector.frame_width_px or None,
                                   skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
-                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel)
+                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel,
+                                  skip_loop_filter=cfg.media.skip_loop_filter)
             shots = ShotDetector(sc)
             camera = CameraMotionEstimator(sc)
             base = done

@@ -45,6 +45,20 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory) -> Path:
+    """Rewritten .onnx models (detect/onnx_prep.py) go to a temp folder, not ~/.cache;
+    CLI subprocesses inherit it."""
+    path = tmp_path_factory.mktemp("highlights-cache")
+    old = os.environ.get("HIGHLIGHTS_CACHE")
+    os.environ["HIGHLIGHTS_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("HIGHLIGHTS_CACHE", None)
+    else:
+        os.environ["HIGHLIGHTS_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("synth")

@@ -127,5 +127,5 @@ def detect_video(path, cfg, backend: str | None = None, progress: Callable[[Fram
     detector = get_detector(cfg.detect, backend)
     width = detector.frame_width_px
     stream = media.frames(path, fps=cfg.media.analysis_fps, width=width or 0,
-                          skip_nonref=cfg.media.skip_nonref, **frame_kwargs)
+                          skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, **frame_kwargs)
     return run_detection(stream, detector, cfg.detect, progress)

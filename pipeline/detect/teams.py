@@ -33,6 +33,9 @@ def shirt_colours(image: np.ndarray, xyxy_px: np.ndarray) -> np.ndarray:
     """
     H, W = image.shape[:2]
     out = np.full((len(xyxy_px), 3), np.nan, np.float32)
+    if not len(xyxy_px):
+        return out
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2Lab)  # once per frame, not twice per box
     for i, (x1, y1, x2, y2) in enumerate(xyxy_px):  # a few dozen boxes per frame
         bw, bh = x2 - x1, y2 - y1
         if bw < 3 or bh < 6:
@@ -43,11 +46,10 @@ def shirt_colours(image: np.ndarray, xyxy_px: np.ndarray) -> np.ndarray:
         ry1, ry2 = int(max(0, y1)), int(min(H, y2 + 0.1 * bh))
         if sx2 <= sx1 or sy2 <= sy1:
             continue
-        shirt = cv2.cvtColor(image[sy1:sy2, sx1:sx2], cv2.COLOR_BGR2Lab).reshape(-1, 3).astype(np.float32)
-        ring = image[ry1:ry2, rx1:rx2].copy()
-        ring[int(y1) - ry1 : int(y2) - ry1, max(0, int(x1) - rx1) : int(x2) - rx1] = 0
-        ring = cv2.cvtColor(ring, cv2.COLOR_BGR2Lab).reshape(-1, 3).astype(np.float32)
-        ring = ring[ring.any(axis=1)]
+        shirt = lab[sy1:sy2, sx1:sx2].reshape(-1, 3).astype(np.float32)
+        around = np.ones((ry2 - ry1, rx2 - rx1), bool)  # the ring: around the box, not in it
+        around[max(0, int(y1) - ry1) : max(0, int(y2) - ry1), max(0, int(x1) - rx1) : max(0, int(x2) - rx1)] = False
+        ring = lab[ry1:ry2, rx1:rx2][around].astype(np.float32)
         if len(ring):
             bg = np.median(ring, axis=0)
             shirt = shirt[np.linalg.norm(shirt - bg, axis=1) > 18.0]

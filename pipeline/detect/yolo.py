@@ -111,11 +111,25 @@ class YoloDetector:
 
         self.device = resolve_device(cfg.device)
         self.half = bool(cfg.half and self.device.startswith("cuda"))
+        self._yolo = YOLO
+        # On the CPU an .onnx runs rewritten where that is cheaper (detect/onnx_prep.py):
+        # float for a dynamically quantised model now, and at the frames' aspect ratio once
+        # the first frames show it. CUDA runs the file as it is.
+        self._prep = cfg.onnx_prep and self.weights_path.suffix == ".onnx" and self.device == "cpu"
+        self.onnx_prep: list[str] = []
         try:
-            self.model = YOLO(str(self.weights_path), task="detect")
+            path = self.weights_path
+            if self._prep:
+                from .onnx_prep import prepare
+
+                path, _, self.onnx_prep = prepare(self.weights_path, None, cfg.imgsz)
+            self.model = YOLO(str(path), task="detect")
             names = self.model.names
+        except WeightsError:
+            raise
         except Exception as exc:  # corrupt file, wrong format, missing runtime
             raise WeightsError(f"cannot load weights {self.weights_path}: {exc}; {HOW_TO}") from None
+        self._by_shape: dict[tuple[int, int], tuple] = {}  # frame (h, w) -> (model, imgsz)
         self.class_map = class_map(names)
         if not self.class_map:
             raise WeightsError(f"weights {self.weights_path} know none of person/player/goalkeeper/referee/ball "
@@ -149,7 +163,26 @@ class YoloDetector:
             "ball": c.ball,
             "ball_conf": c.ball_conf,
             "class_map": {self.model_names[k]: v for k, v in self.class_map.items()},
+            "onnx_prep": sorted({*self.onnx_prep, *(d for m in self._by_shape.values() for d in m[2])}),
         }
+
+    def _model_for(self, shape: tuple[int, ...]):
+        """(model, imgsz) for images of `shape`: the rect rewrite for their aspect where it
+        applies (built once per aspect), else the model loaded at start."""
+        hw = (int(shape[0]), int(shape[1]))
+        if not self._prep or self.cfg.tile:
+            return self.model, self.cfg.imgsz
+        if hw not in self._by_shape:
+            from .onnx_prep import prepare
+
+            try:
+                path, rect, done = prepare(self.weights_path, hw, self.cfg.imgsz)
+                model = self._yolo(str(path), task="detect") if rect else self.model
+            except Exception as exc:  # a rewrite that fails costs speed, never the run
+                log.warning("onnx: rect rewrite of %s failed (%s); using the square model", self.weights_path, exc)
+                rect, model, done = None, self.model, []
+            self._by_shape[hw] = (model, rect or self.cfg.imgsz, done)
+        return self._by_shape[hw][:2]
 
     # -- inference ------------------------------------------------------------------------
 
@@ -158,9 +191,12 @@ class YoloDetector:
         out = []
         classes = sorted(self.class_map)
         for start in range(0, len(images), self.cfg.batch):
-            results = self.model.predict(
-                images[start : start + self.cfg.batch],
-                imgsz=self.cfg.imgsz,
+            chunk = images[start : start + self.cfg.batch]
+            same = all(im.shape == chunk[0].shape for im in chunk)
+            model, imgsz = self._model_for(chunk[0].shape) if same else (self.model, self.cfg.imgsz)
+            results = model.predict(
+                chunk,
+                imgsz=imgsz,
                 conf=min(self.cfg.conf, self.cfg.ball_conf),
                 device=self.device,
                 half=self.half,
