@@ -63,7 +63,8 @@ def bench(video: str | Path, cfg, detector=None, reporter=None, repeat_decode: i
 
     `analysis_fps` counts source frames (duration x frame rate) per second of analysis, so
     `ratio_vs_decode` = analysis_fps / ffmpeg decode fps compares like with like. The analysis
-    runs with a fresh cache (nothing reused).
+    runs with a fresh cache (nothing reused). Stage seconds are each stage's own busy time:
+    decoding, audio and detection run side by side, so they add up to more than the total.
     """
     import tempfile
 
@@ -90,5 +91,6 @@ def bench(video: str | Path, cfg, detector=None, reporter=None, repeat_decode: i
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "stages": {k: round(v, 3) for k, v in a.timings.items()},
         "detector": a.detector.get("backend"),
+        "onnx_prep": a.detector.get("onnx_prep"),
         "notes": a.notes,
     }

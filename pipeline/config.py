@@ -28,6 +28,7 @@ class MediaConfig(_Section):
     skip_nonref: bool
     skip_nonref_min_ratio: float = Field(ge=1)
     skip_loop_filter: bool
+    decode_ahead: int = Field(ge=0, le=256)
     decode_threads: int = Field(ge=0, le=64)
     hwaccel: Literal["none", "auto", "cuda"]
     audio_sr: int = Field(ge=4000, le=96000)

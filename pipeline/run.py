@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ def analysis_config(cfg: Config) -> dict:
     """The config that shapes the cached analysis: its sections, less the column weights
     (those only weight the excitement curve, which rescore recomputes)."""
     d = cfg.section_dict(*ANALYSIS_SECTIONS)
+    d["media"].pop("decode_ahead", None)  # how, not what: the same frames either way
     for group in ("audio", "motion", "shots"):
         d["signals"].get(group, {}).pop("column_weights", None)
     return d
@@ -163,33 +165,61 @@ def analyze(
 
     # Audio: streamed in chunks through the audio signals.
     track_audio = media.audio(video, sr=cfg.media.audio_sr, chunk_s=cfg.media.audio_chunk_s, info=info)
-    with reporter.stage("audio", duration) as update, timer("audio"):
-        if track_audio.present:
+    audio_notes: list[str] = []
+    abandon = threading.Event()  # the video pass failed or was interrupted: stop reading audio
+
+    def audio_pass(stage: Reporter) -> tuple[dict, dict]:
+        with stage.stage("audio", duration) as update, timer("audio"):
+            if not track_audio.present:
+                audio_notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
+                return missing_audio(duration, sc, track_audio.reason)
+
             def chunks():
                 for t0, x in track_audio.chunks():
+                    if abandon.is_set():
+                        return
                     update(min(t0 + len(x) / track_audio.sr, duration))
                     yield t0, x
-            audio_cols, audio_meta = audio_signals(chunks(), track_audio.sr, duration, sc)
-            if track_audio.silent:
-                notes.append("audio stream is digital silence: audio signals are a gap")
-        else:
-            audio_cols, audio_meta = missing_audio(duration, sc, track_audio.reason)
-            notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
-    if track_audio.decode_errors:
-        notes.append(f"{track_audio.decode_errors} audio packets could not be decoded and were skipped")
+            out = audio_signals(chunks(), track_audio.sr, duration, sc)
+        if track_audio.silent:
+            audio_notes.append("audio stream is digital silence: audio signals are a gap")
+        if track_audio.decode_errors:
+            audio_notes.append(f"{track_audio.decode_errors} audio packets could not be decoded and were skipped")
+        return out
 
-    # Cascade: on a long match, audio picks the windows worth the full video analysis.
+    # Cascade: on a long match, audio picks the windows worth the full video analysis, so it
+    # runs first. Otherwise audio runs in a thread beside the video pass (its own progress
+    # bar would fight the video's for the terminal, so it reports nothing while it runs).
     windows = None
-    if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present and not track_audio.silent:
-        with timer("cascade"):
-            windows = cascade_windows(audio_cols, duration, cfg)
-        covered = sum(b - a for a, b in windows)
-        notes.append(f"two-pass analysis: full video analysis on {len(windows)} windows ({covered / 60:.1f} of "
-                     f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
+    beside = None
+    if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present:
+        audio_cols, audio_meta = audio_pass(reporter)
+        notes.extend(audio_notes)
+        if not track_audio.silent:
+            with timer("cascade"):
+                windows = cascade_windows(audio_cols, duration, cfg)
+            covered = sum(b - a for a, b in windows)
+            notes.append(f"two-pass analysis: full video analysis on {len(windows)} windows ({covered / 60:.1f} of "
+                         f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        beside = ThreadPoolExecutor(1, thread_name_prefix="highlights-audio")
+        audio_future = beside.submit(audio_pass, QuietReporter())
 
     # Video: one decode feeds detection, shots and camera motion (per window in a cascade).
-    detections, det_info, shot_cols, shot_meta, cam, stats = _video_pass(
-        video, info, cfg, detector, windows, reporter, timer)
+    try:
+        with timer("video_wall"):
+            detections, det_info, shot_cols, shot_meta, cam, stats = _video_pass(
+                video, info, cfg, detector, windows, reporter, timer)
+        if beside is not None:
+            with timer("audio_wait"):
+                audio_cols, audio_meta = audio_future.result()
+            notes[:0] = audio_notes
+    finally:
+        if beside is not None:
+            abandon.set()  # a no-op once the audio is done
+            beside.shutdown(wait=True, cancel_futures=True)
     if stats["decode_errors"]:
         notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
     if stats["emitted"] == 0:
@@ -282,6 +312,7 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
     from .detect import run_detection
     from .signals.motion import CameraMotionEstimator, concat_camera
     from .signals.shots import ShotDetector, merge_shot_columns
+    from .threads import background
 
     duration = info.duration_s
     sc = cfg.signals
@@ -320,13 +351,14 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
                         camera.update(small)
                     yield f
 
-            t0 = time.perf_counter()
-            before = sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera"))
             start_t = a or 0.0
-            dets, det_info = run_detection(fed(), detector, cfg.detect,
+            # Decoding and the per-frame signals run in a thread beside the detector (both
+            # release the GIL): on 2 cores the video pass takes the longer of the two, not
+            # their sum. Stage timings are each stage's own busy time, so they overlap.
+            ahead = cfg.media.decode_ahead
+            dets, det_info = run_detection(background(fed(), depth=ahead) if ahead else fed(), detector, cfg.detect,
                                            progress=lambda f, base=base, start_t=start_t: update(base + f.t_s - start_t))
-            spent = time.perf_counter() - t0 - (sum(timer.seconds.get(k, 0.0) for k in ("decode", "shots", "camera")) - before)
-            timer.seconds["detect"] = timer.seconds.get("detect", 0.0) + max(spent, 0.0)
+            timer.seconds["detect"] = timer.seconds.get("detect", 0.0) + det_info.get("seconds", 0.0)
             all_dets.extend(dets)
             with timer("shots"):
                 shot_parts.append(shots.finish(duration))

@@ -130,6 +130,7 @@ class YoloDetector:
         except Exception as exc:  # corrupt file, wrong format, missing runtime
             raise WeightsError(f"cannot load weights {self.weights_path}: {exc}; {HOW_TO}") from None
         self._by_shape: dict[tuple[int, int], tuple] = {}  # frame (h, w) -> (model, imgsz)
+        self._calm: set[int] = set()  # models whose onnxruntime session no longer spin-waits
         self.class_map = class_map(names)
         if not self.class_map:
             raise WeightsError(f"weights {self.weights_path} know none of person/player/goalkeeper/referee/ball "
@@ -194,15 +195,13 @@ class YoloDetector:
             chunk = images[start : start + self.cfg.batch]
             same = all(im.shape == chunk[0].shape for im in chunk)
             model, imgsz = self._model_for(chunk[0].shape) if same else (self.model, self.cfg.imgsz)
-            results = model.predict(
-                chunk,
-                imgsz=imgsz,
-                conf=min(self.cfg.conf, self.cfg.ball_conf),
-                device=self.device,
-                half=self.half,
-                classes=classes,
-                verbose=False,
-            )
+            kwargs = dict(imgsz=imgsz, conf=min(self.cfg.conf, self.cfg.ball_conf), device=self.device,
+                          half=self.half, classes=classes, verbose=False)
+            if self._prep and id(model) not in self._calm:
+                model.predict(chunk[:1], **kwargs)  # builds the predictor and its session
+                _calm_session(model)
+                self._calm.add(id(model))
+            results = model.predict(chunk, **kwargs)
             for r in results:
                 b = r.boxes
                 xyxy = b.xyxy.cpu().numpy().astype(np.float32)
@@ -278,6 +277,31 @@ class YoloDetector:
             out.append(Detections(f.t_s, (xyxy / f.scale).astype(np.float32), score.astype(np.float32),
                                   cls.astype(np.int16)))
         return out
+
+
+SPIN = False  # onnxruntime's own default; the pipeline runs decoding beside the detector
+
+
+def _calm_session(model) -> None:
+    """Rebuild an ultralytics ONNX model's CPU session without spin-waiting worker threads.
+
+    onnxruntime's intra-op threads busy-wait between operators by default; with decoding
+    running in a thread beside the detector (run.py) on 2 cores, the spinning takes the core
+    the decoder needs. Ultralytics offers no way to pass session options, so the session it
+    built is replaced by one with the same model and provider; where its internals are not
+    as expected the session is left as it is."""
+    try:
+        import onnxruntime as ort
+
+        backend = model.predictor.model.backend
+        old = backend.session
+        if SPIN or old.get_providers()[0] != "CPUExecutionProvider":
+            return
+        opts = ort.SessionOptions()
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        backend.session = ort.InferenceSession(old._model_path, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # an ultralytics version with another layout: keep its session
+        log.info("onnx: session left as ultralytics built it (%s)", exc)
 
 
 def on_pitch(xyxy: np.ndarray, cls: np.ndarray, masks) -> np.ndarray:
