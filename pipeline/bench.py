@@ -34,11 +34,13 @@ def ffmpeg_decode(path: str | Path, threads: int = 0) -> dict:
     return {"frames": frames, "seconds": seconds, "fps": frames / seconds if seconds else 0.0}
 
 
-def frame_stream_decode(path: str | Path, fps: float, width: int | None, skip_nonref: bool) -> dict:
+def frame_stream_decode(path: str | Path, fps: float, width: int | None, skip_nonref: bool,
+                        skip_loop_filter: bool = False) -> dict:
     """Run the analysis frame stream over the whole file; source frames covered per second."""
     info = media.probe(path)
     t0 = time.perf_counter()
-    stream = media.frames(path, fps=fps, width=width, skip_nonref=skip_nonref, info=info)
+    stream = media.frames(path, fps=fps, width=width, skip_nonref=skip_nonref, info=info,
+                          skip_loop_filter=skip_loop_filter)
     n = sum(1 for _ in stream)
     seconds = time.perf_counter() - t0
     source_frames = info.duration_s * info.fps

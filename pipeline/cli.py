@@ -209,7 +209,9 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)
     console.print(f"outputs   {out}/report.html (review page), segments.json, timeline.csv, timeline.png, config.yaml, run.json")
-    spent = sum(v for k, v in timings.items() if not k.startswith("cached_"))
+    from .run import total_seconds
+
+    spent = total_seconds(timings)
     console.print(f"time      {spent:.1f} s" + (" (analysis from cache)" if cache_hit else ""))
 
 
