@@ -100,3 +100,13 @@ def test_dequantized_graph_has_no_integer_convolutions(model_cache):
     assert done == ["float"] and rect is None
     ops = {n.op_type for n in onnx.load(path).graph.node}
     assert "ConvInteger" not in ops and "DynamicQuantizeLinear" not in ops and "Conv" in ops
+
+
+@needs_onnx
+def test_an_unwritable_cache_costs_speed_not_the_run(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"  # the cache folder cannot be made under a file, even by root
+    blocker.write_text("")
+    monkeypatch.setenv("HIGHLIGHTS_CACHE", str(blocker))
+    det = get_detector(load_config(overrides=[f"detect.weights={COCO_ONNX}"]).detect, "yolo")
+    assert det.describe()["onnx_prep"] == []
+    assert len(det.detect([Frame(0.0, np.zeros((360, 640, 3), np.uint8), 0, 1.0)])) == 1

@@ -189,6 +189,7 @@ def prepare(path: Path, frame_hw: tuple[int, int] | None, imgsz: int) -> tuple[P
     static square one, or the graph is not the expected head)."""
     import onnx
 
+    from ..errors import OutputError
     from ..outputs import atomic_write
 
     data = Path(path).read_bytes()
@@ -210,6 +211,10 @@ def prepare(path: Path, frame_hw: tuple[int, int] | None, imgsz: int) -> tuple[P
     if not out.exists():
         onnx.checker.check_model(model)
         blob = model.SerializeToString()
-        atomic_write(out, lambda tmp: tmp.write_bytes(blob))
+        try:
+            atomic_write(out, lambda tmp: tmp.write_bytes(blob))
+        except OutputError as exc:  # a read-only home, a full disk: slower, never failed
+            log.warning("onnx: cannot keep the faster copy of %s (%s); running it as it is", path, exc)
+            return Path(path), None, []
         log.info("onnx: wrote %s (%s) for %s", out, ", ".join(done), path)
     return out, target, done
