@@ -279,9 +279,6 @@ class YoloDetector:
         return out
 
 
-SPIN = False  # onnxruntime's own default; the pipeline runs decoding beside the detector
-
-
 def _calm_session(model) -> None:
     """Rebuild an ultralytics ONNX model's CPU session without spin-waiting worker threads.
 
@@ -295,7 +292,7 @@ def _calm_session(model) -> None:
 
         backend = model.predictor.model.backend
         old = backend.session
-        if SPIN or old.get_providers()[0] != "CPUExecutionProvider":
+        if old.get_providers()[0] != "CPUExecutionProvider":
             return
         opts = ort.SessionOptions()
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
