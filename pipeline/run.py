@@ -399,12 +399,21 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
     target = target_duration(timeline.duration_s, cfg.segments, target_s)
-    select(segs, target, cfg.segments.min_score, min_len_s=cfg.segments.min_len_s,
+    notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
+    # Scores are z-scores against the input's own calm. An input shorter than the audio
+    # baseline holds no calm to measure against (a goal clip is excitement from end to
+    # end, so its goal scores ~0.6 against itself), and an absolute minimum would drop
+    # its best moment on noise: there the candidates are only ranked.
+    min_score = cfg.segments.min_score
+    if timeline.duration_s < cfg.signals.audio.baseline_s:
+        min_score = -np.inf
+        notes.append(f"input shorter than the {cfg.signals.audio.baseline_s:g} s audio baseline: scores are relative "
+                     f"to the clip itself, so no minimum score ({cfg.segments.min_score:g}) applies")
+    select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
     for s in segs:
         s.reason = reason_for(s, timeline)
-    explain_selection(segs, target, cfg.segments.min_score)
-    notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
+    explain_selection(segs, target, min_score)
     return Selection(segs, curve.score, curve.weights_used, notes, target)
 
 
