@@ -444,7 +444,6 @@ def versions() -> dict[str, str]:
 
 def device_info() -> dict:
     import os
-
     import sys
 
     d = {"cpu_count": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform()}

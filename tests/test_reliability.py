@@ -239,26 +239,30 @@ def render_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("render_cache")
 
 
-def _run_with_render(video: Path, out: Path, cache: Path) -> subprocess.Popen:
-    return popen_cli("run", video, "-o", out, "--detector", "classic", "--target-duration", "15", "--cache-dir", cache)
-
-
 def _reel_temps(out: Path) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(".reel.")] if out.exists() else []
 
 
-def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, render_cache, tmp_path):
-    out = tmp_path / "out"
-    proc = _run_with_render(short_match, out, render_cache)
+def _signal_during_render(video: Path, out: Path, cache: Path, sig: int) -> tuple[subprocess.Popen, bool, str]:
+    """Start `run`, send `sig` to its whole process group (ffmpeg included, as a terminal
+    does) once the render's temp files appear; (process, whether the signal came mid-render,
+    stderr)."""
+    proc = popen_cli("run", video, "-o", out, "--detector", "classic", "--target-duration", "15", "--cache-dir", cache)
     try:
         caught = wait_for(lambda: bool(_reel_temps(out)), 300, proc)
         if caught:
             time.sleep(0.3)
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    return proc, caught, err
+
+
+def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, render_cache, tmp_path):
+    out = tmp_path / "out"
+    proc, caught, err = _signal_during_render(short_match, out, render_cache, signal.SIGKILL)
     assert caught, f"the run finished before its render could be killed (exit {proc.returncode}): {err[-500:]}"
     assert not (out / "reel.mp4").exists(), "a killed render must not leave a reel that looks complete"
     assert not (out / "run.json").exists()
@@ -286,16 +290,7 @@ def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, r
 
 def test_ctrl_c_during_render_exits_130_without_a_reel(short_match, render_cache, tmp_path):
     out = tmp_path / "out"
-    proc = _run_with_render(short_match, out, render_cache)
-    try:
-        caught = wait_for(lambda: bool(_reel_temps(out)), 300, proc)
-        if caught:
-            time.sleep(0.3)
-            os.killpg(proc.pid, signal.SIGINT)  # the whole group, ffmpeg included, as a terminal does
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc, caught, err = _signal_during_render(short_match, out, render_cache, signal.SIGINT)
     assert caught, f"the run finished before its render could be interrupted (exit {proc.returncode}): {err[-500:]}"
     assert proc.returncode == 130, err
     assert_one_error_line(err)
