@@ -129,7 +129,7 @@ class YoloDetector:
             raise
         except Exception as exc:  # corrupt file, wrong format, missing runtime
             raise WeightsError(f"cannot load weights {self.weights_path}: {exc}; {HOW_TO}") from None
-        self._by_shape: dict[tuple[int, int], tuple] = {}  # frame (h, w) -> (model, imgsz)
+        self._by_shape: dict[tuple[int, int], tuple] = {}  # frame (h, w) -> (model, imgsz, rewrites done)
         self._calm: set[int] = set()  # models whose onnxruntime session no longer spin-waits
         self.class_map = class_map(names)
         if not self.class_map:
