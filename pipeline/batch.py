@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 
 from .config import Config, from_dict
 from .errors import ConfigError, PipelineError
-from .outputs import MARKER, write_json
+from .outputs import MARKER, release_output_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,8 @@ def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
         log.debug("match %s failed", job.input, exc_info=True)
         msg, code = one_line(exc)
         return _result(job, "failed", time.perf_counter() - t0, msg, code)
+    finally:
+        release_output_dir(out)  # a worker lives on to run other matches
 
 
 class MatchWorker:
@@ -424,10 +426,13 @@ def run_batch(
         record(res)
     if not results:
         write_json(outdir / BATCH_FILE, batch_document([]))
-    if todo:
-        if cfg.batch.engine == "ray":
-            run_ray(todo, cfg, options, record)
-        else:
-            run_local(todo, cfg, options, cfg.batch.workers or 1, record)
+    try:
+        if todo:
+            if cfg.batch.engine == "ray":
+                run_ray(todo, cfg, options, record)
+            else:
+                run_local(todo, cfg, options, cfg.batch.workers or 1, record)
+    finally:
+        release_output_dir(outdir)
     matches = sorted(results.values(), key=lambda m: order[m["output"]])
     return BatchResult(matches, time.perf_counter() - t0)

@@ -144,8 +144,11 @@ def probe(video: str, as_json: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same match).")
 @click.option("--size", default="640x360", show_default=True, help="Frame size WxH in pixels.")
 @click.option("--fps", type=click.FloatRange(min=1, max=120), default=25.0, show_default=True, help="Frame rate.")
+@click.option("--calm", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+              help="Longest calm stretch between attacks, in seconds (each is 0.3-1x this): 60 makes a dense "
+                   "match, ~300 a real match's pace of a shot every few minutes.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def synth(output: str, duration: float, seed: int, size: str, fps: float, force: bool) -> None:
+def synth(output: str, duration: float, seed: int, size: str, fps: float, calm: float, force: bool) -> None:
     """Generate a synthetic match with known goals and chances (test and demo material)."""
     from . import synth as synth_mod
     from .errors import OutputError
@@ -160,7 +163,8 @@ def synth(output: str, duration: float, seed: int, size: str, fps: float, force:
     if out.exists() and not force:
         raise OutputError(f"{out} exists; use --force to overwrite")
     with progress("synth", total=1.0) as update:
-        truth = synth_mod.generate(out, duration_s=duration, seed=seed, size=(w, h), fps=fps, progress=update)
+        truth = synth_mod.generate(out, duration_s=duration, seed=seed, size=(w, h), fps=fps, progress=update,
+                                   calm_s=calm)
     goals = sum(e["type"] == "goal" for e in truth["events"])
     chances = sum(e["type"] == "chance" for e in truth["events"])
     click.echo(f"wrote {out} ({duration:.0f} s, {w}x{h}, {goals} goals, {chances} chances)")
@@ -576,8 +580,30 @@ def report(out, truth):
     click.echo(f"report    {paths['report_html']} (open it in a browser; it plays the source video)")
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a scheduler, `kill`, a container stopping) takes the Ctrl-C path: temp files
+    are removed, nothing half-written is left looking complete, exit 130."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure onto the documented exit codes."""
+    import signal
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    try:
+        return _main(argv)
+    finally:
+        from .outputs import release_output_dir
+
+        release_output_dir()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="highlights", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

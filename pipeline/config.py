@@ -128,7 +128,7 @@ class SignalsConfig(_Section):
 class CascadeConfig(_Section):
     enabled: bool
     min_duration_s: float = Field(ge=0)
-    top_fraction: float = Field(ge=0, le=1)
+    smooth_s: float = Field(ge=0)
     min_z: float
     min_fraction: float = Field(ge=0, le=1)
     margin_pre_s: float = Field(ge=0)

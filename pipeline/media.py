@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -258,6 +258,9 @@ def analysis_size(info: MediaInfo, width: int | None) -> tuple[int, int]:
     return int(width), max(h, 2)
 
 
+APPROACH_LEAD_S = 0.5  # s before a seek target from which every frame is decoded again
+
+
 @dataclass
 class FrameStream:
     """Iterator of sampled `Frame`s; counts what it decoded, skipped and could not decode."""
@@ -284,6 +287,15 @@ class FrameStream:
         self.read_error = why
 
     def __iter__(self) -> Iterator[Frame]:
+        container = _open(self.path, self.hwaccel)
+        try:
+            yield from self.read(container)
+        finally:
+            container.close()
+
+    def read(self, container) -> Iterator[Frame]:
+        """This stream's frames from `container`, an open file of `path`; several streams
+        may take turns on one container (each seeks to its own start)."""
         info = self.info
         out_w, out_h = analysis_size(info, self.width)
         scale = out_w / info.width
@@ -291,9 +303,8 @@ class FrameStream:
         # The decoder scales the stored (unrotated) picture; rotation comes after.
         dec_w, dec_h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
         step = 1.0 / self.fps
-        container = _open(self.path, self.hwaccel)
-        try:
-            v = _video_stream(container)
+        v = _video_stream(container)
+        if not v.codec_context.is_open:  # threading is chosen before the decoder opens
             v.thread_type = "AUTO"
             if self.threads:
                 v.codec_context.thread_count = self.threads
@@ -301,50 +312,61 @@ class FrameStream:
                 # No deblocking: ~20% less decode work; at analysis width the picture differs
                 # from the deblocked one by ~39 dB PSNR (measured on the broadcast clips).
                 v.codec_context.options = {**v.codec_context.options, "skip_loop_filter": "all"}
-            ratio = (info.fps or self.fps) / self.fps
-            if self.skip_nonref and ratio >= self.skip_nonref_min_ratio:
+        ratio = (info.fps or self.fps) / self.fps
+        v.codec_context.skip_frame = "DEFAULT"
+        if self.skip_nonref and ratio >= self.skip_nonref_min_ratio:
+            v.codec_context.skip_frame = "NONREF"
+            self.skipping_nonref = True
+        origin = _origin_s(container)
+        # Tolerance: half a source frame, so a 29.97 fps source still lands on a 5 fps grid.
+        tol = 0.5 / max(info.fps, self.fps) if info.fps else 0.5 * step
+        next_t = self.start_s or 0.0
+        approach = None  # after a seek: skip non-reference frames until this stream time
+        if self.start_s is not None:
+            try:
+                container.seek(int(max(self.start_s + origin, 0) / v.time_base), stream=v, backward=True)
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{self.path}: cannot seek to {self.start_s:.1f} s ({exc.strerror or exc})") from None
+            if not self.skipping_nonref:
+                # From the keyframe up to start_s only the frames others are predicted from
+                # matter; decoding resumes in full APPROACH_LEAD_S before start_s, which
+                # covers the reordering of B-frames (packets come in decode order).
+                approach = self.start_s + origin - APPROACH_LEAD_S
                 v.codec_context.skip_frame = "NONREF"
-                self.skipping_nonref = True
-            origin = _origin_s(container)
-            # Tolerance: half a source frame, so a 29.97 fps source still lands on a 5 fps grid.
-            tol = 0.5 / max(info.fps, self.fps) if info.fps else 0.5 * step
-            next_t = self.start_s or 0.0
-            if self.start_s:
+        for packet in _packets(container, v, self._stopped):
+            if approach is not None:
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None or float(ts * v.time_base) >= approach:  # no time: decode all
+                    v.codec_context.skip_frame = "DEFAULT"
+                    approach = None
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                self.decode_errors += 1
+                continue
+            for frame in decoded:
+                self.decoded += 1
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * v.time_base) - origin
+                if self.end_s is not None and t >= self.end_s:
+                    return
+                if t < next_t - tol:
+                    continue
                 try:
-                    container.seek(int(max(self.start_s + origin, 0) / v.time_base), stream=v, backward=True)
-                except av.error.FFmpegError as exc:
-                    raise MediaError(f"{self.path}: cannot seek to {self.start_s:.1f} s ({exc.strerror or exc})") from None
-            for packet in _packets(container, v, self._stopped):
-                try:
-                    decoded = packet.decode()
-                except av.error.FFmpegError:
+                    img = frame.to_ndarray(width=dec_w, height=dec_h, format="bgr24", interpolation="AREA")
+                except (av.error.FFmpegError, ValueError):  # a damaged picture: skip it
                     self.decode_errors += 1
                     continue
-                for frame in decoded:
-                    self.decoded += 1
-                    if frame.pts is None:
-                        continue
-                    t = float(frame.pts * v.time_base) - origin
-                    if self.end_s is not None and t >= self.end_s:
-                        return
-                    if t < next_t - tol:
-                        continue
-                    try:
-                        img = frame.to_ndarray(width=dec_w, height=dec_h, format="bgr24", interpolation="AREA")
-                    except (av.error.FFmpegError, ValueError):  # a damaged picture: skip it
-                        self.decode_errors += 1
-                        continue
-                    if rot == 90:
-                        img = np.ascontiguousarray(np.rot90(img, k=-1))
-                    elif rot == 180:
-                        img = np.ascontiguousarray(img[::-1, ::-1])
-                    elif rot == 270:
-                        img = np.ascontiguousarray(np.rot90(img, k=1))
-                    yield Frame(t_s=t, image=img, index=self.emitted, scale=scale)
-                    self.emitted += 1
-                    next_t = (math.floor((t + tol) / step) + 1) * step
-        finally:
-            container.close()
+                if rot == 90:
+                    img = np.ascontiguousarray(np.rot90(img, k=-1))
+                elif rot == 180:
+                    img = np.ascontiguousarray(img[::-1, ::-1])
+                elif rot == 270:
+                    img = np.ascontiguousarray(np.rot90(img, k=1))
+                yield Frame(t_s=t, image=img, index=self.emitted, scale=scale)
+                self.emitted += 1
+                next_t = (math.floor((t + tol) / step) + 1) * step
 
     def stats(self) -> dict:
         return {
@@ -384,6 +406,32 @@ def frames(
         raise MediaError(f"{p}: has no video stream (audio-only file?)")
     return FrameStream(p, info, fps, width, skip_nonref, skip_nonref_min_ratio, threads, start_s, end_s, hwaccel=hwaccel,
                        skip_loop_filter=skip_loop_filter)
+
+
+def frames_at(
+    path: str | os.PathLike,
+    times: Iterable[float],
+    width: int | None = None,
+    *,
+    info: MediaInfo | None = None,
+) -> Iterator[tuple[float, Frame | None]]:
+    """(t, the first frame shown at or after t) for each t in `times`, None where no frame
+    follows within 2 s; one open file for all of them (opening a long MP4 reads its whole
+    index, so thumbnails and previews should not reopen it per frame)."""
+    p = _check_path(path)
+    info = info or probe(p)
+    if not info.has_video:
+        raise MediaError(f"{p}: has no video stream (audio-only file?)")
+    rate = max(info.fps or 25.0, 25.0)
+    container = _open(p)
+    try:
+        for t in times:
+            reader = FrameStream(p, info, rate, width, skip_nonref=False, start_s=max(float(t), 0.0),
+                                 end_s=float(t) + 2.0).read(container)
+            yield float(t), next(reader, None)
+            reader.close()
+    finally:
+        container.close()
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Every file is written to a temp file in the same folder and renamed into place, so a run
 killed at any moment leaves either the old file, the new file, or nothing: never a half
 file that looks complete. An output folder the tool did not create is not written into
-without `force`.
+without `force`, and one folder is written by one process at a time (a lock on its marker).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Callable
 from .errors import OutputError
 
 MARKER = ".highlights-output"
+_LOCKS: dict[str, int] = {}  # output folders this process holds: resolved path -> open fd
 
 
 def _umask() -> int:
@@ -76,8 +77,40 @@ def prepare_output_dir(out: str | os.PathLike, force: bool = False) -> Path:
         raise OutputError(f"cannot create output folder {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{out} is not writable")
-    clean_stale_temps(out)
+    _lock(out)
+    clean_stale_temps(out)  # safe now: no other process is writing here
     return out
+
+
+def _lock(out: Path) -> None:
+    """Hold an exclusive lock on OUT's marker until `release_output_dir` (or the end of this
+    process), so two runs (or two batches) into one folder cannot overwrite each other's
+    files or remove each other's temp files; the second fails at once. The OS drops the lock
+    when the process dies, however it dies."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return
+    key = str(out.resolve())
+    if key in _LOCKS:
+        return
+    fd = os.open(out / MARKER, os.O_RDONLY)  # flock needs no write access
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutputError(f"{out} is in use by another highlights process; wait for it to finish "
+                          "or write to another folder") from None
+    _LOCKS[key] = fd
+
+
+def release_output_dir(out: str | os.PathLike | None = None) -> None:
+    """Let other processes write to `out` again (every folder this process holds: None)."""
+    keys = list(_LOCKS) if out is None else [str(Path(out).resolve())]
+    for key in keys:
+        fd = _LOCKS.pop(key, None)
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor of the open file drops its flock
 
 
 _TEMP_NAME = re.compile(r"(\.tmp$|\.tmp\.|\.tmpTEMP_MPY|^\..+\.part\d+\.mp4$)")

@@ -263,11 +263,17 @@ def analyze(
 def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: Config) -> list[tuple[float, float]]:
     """Windows for the full video pass, from the audio pass alone.
 
-    Bins whose audio excitement (mean of the robust z of the audio columns) is in the match's
-    top `cascade.top_fraction`, or above `cascade.min_z`, each widened by the margins (the
-    attack before a roar, the celebration after it), merged. At least `min_fraction` of the
-    match is covered (the next-best bins are added) so a quiet broadcast still gets windows.
+    Each audio column's robust z (loudness, roar bed, voice pitch) is smoothed over
+    `cascade.smooth_s`, so a sustained roar stands out and a lone shout does not, and the
+    highest of them is taken, so an excited commentator over a flat crowd counts as much as a
+    roar. Every stretch where that reaches `cascade.min_z` opens a window, widened by the
+    margins (the attack before a roar, the celebration after it). Windows cover at least
+    `min_fraction` of the match: the next-highest peaks are added until they do, so a quiet
+    broadcast still gets its loudest moments looked at.
     """
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import find_peaks
+
     from .signals.timeline import robust_z
 
     c = cfg.cascade
@@ -280,33 +286,27 @@ def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: C
             zs.append(z)
     if not zs:
         return [(0.0, duration_s)]
-    with np.errstate(invalid="ignore"):
-        curve = np.nanmean(np.vstack(zs), axis=0)
-    curve = np.nan_to_num(curve, nan=-np.inf)
+    size = max(int(round(c.smooth_s / bin_s)), 1)
+    curve = np.max([uniform_filter1d(np.nan_to_num(z, nan=0.0), size, mode="nearest") for z in zs], axis=0)
+
+    # Bins get the video pass; each chosen bin brings its margins along.
     n = len(curve)
-    order = np.argsort(-curve, kind="stable")
-    keep = np.zeros(n, bool)
-    keep[order[: max(int(c.top_fraction * n), 1)]] = True
-    keep |= curve >= c.min_z
-    windows = _merge_intervals([(max(i * bin_s - c.margin_pre_s, 0.0), min((i + 1) * bin_s + c.margin_post_s, duration_s))
-                                for i in np.flatnonzero(keep)])
-    k = int(keep.sum())
-    while sum(b - a for a, b in windows) < c.min_fraction * duration_s and k < n:
-        k = min(n, k + max(n // 50, 1))
-        keep[order[:k]] = True
-        windows = _merge_intervals([(max(i * bin_s - c.margin_pre_s, 0.0), min((i + 1) * bin_s + c.margin_post_s, duration_s))
-                                    for i in np.flatnonzero(keep)])
-    return windows
+    pre, post = int(np.ceil(c.margin_pre_s / bin_s)), int(np.ceil(c.margin_post_s / bin_s))
+    analysed = np.zeros(n, bool)
 
+    def choose(i: int) -> None:
+        analysed[max(i - pre, 0): i + 1 + post] = True
 
-def _merge_intervals(iv: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[list[float]] = []
-    for a, b in sorted(iv):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(float(a), float(b)) for a, b in out]
+    for i in np.flatnonzero(curve >= c.min_z):
+        choose(int(i))
+    peaks, _ = find_peaks(np.r_[-np.inf, curve, -np.inf])
+    peaks = peaks - 1
+    for i in peaks[np.argsort(-curve[peaks], kind="stable")]:
+        if analysed.sum() * bin_s >= c.min_fraction * duration_s:
+            break
+        choose(int(i))
+    edges = np.flatnonzero(np.diff(np.r_[0, analysed.astype(np.int8), 0]))
+    return [(float(a * bin_s), float(min(b * bin_s, duration_s))) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter: Reporter, timer: Timer):

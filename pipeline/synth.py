@@ -55,9 +55,12 @@ class Event:
     team: int  # attacking team (0 attacks x = 105, 1 attacks x = 0)
 
 
-def plan_events(duration_s: float, rng: np.random.Generator) -> list[Event]:
-    """Attacks spread over the match: about one every 50 s, the first a goal when it fits.
+def plan_events(duration_s: float, rng: np.random.Generator, calm_s: float = 60.0) -> list[Event]:
+    """Attacks spread over the match, the first a goal when it fits.
 
+    Between one attack's aftermath and the next attack's build-up lie 0.3-1x `calm_s`
+    seconds of calm play: the default 60 gives an attack about every 50 s (dense test
+    material); ~300 is closer to a real match, where a shot comes every few minutes.
     Short clips still get their goal: the first one comes at ~45% of a clip under 30 s,
     and a goal needs only 6 s after it (roar and the cut to the close-up) to be planned.
     """
@@ -73,7 +76,7 @@ def plan_events(duration_s: float, rng: np.random.Generator) -> list[Event]:
         end = min(t + (8.0 if kind == "goal" else 3.5), duration_s)
         events.append(Event(kind, round(t, 2), round(start, 2), round(end, 2), int(rng.integers(0, 2))))
         tail = 16.0 if kind == "goal" else 4.0  # goal: roar, close-up, replay, kickoff
-        t = t + tail + float(rng.uniform(18.0, 60.0))
+        t = t + tail + float(rng.uniform(0.3 * calm_s, calm_s))
     return events
 
 
@@ -535,13 +538,17 @@ def generate(
     size: tuple[int, int] = (640, 360),
     fps: float = 25.0,
     progress: Callable[[float], None] | None = None,
+    calm_s: float = 60.0,
 ) -> dict:
     """Write a synthetic match to `out_path` and its truth to `<stem>.truth.json`.
 
-    Returns the truth dict. Deterministic for a given (duration, seed, size, fps).
+    Returns the truth dict. Deterministic for a given (duration, seed, size, fps, calm_s);
+    `calm_s` is the longest calm stretch between attacks (see `plan_events`).
     """
     if duration_s <= 0:
         raise ValueError("duration must be positive")
+    if calm_s < 1.0:
+        raise ValueError("calm_s must be at least 1 s")
     w, h = int(size[0]) // 2 * 2, int(size[1]) // 2 * 2
     if w < 64 or h < 64:
         raise ValueError("size must be at least 64x64")
@@ -553,7 +560,7 @@ def generate(
     except OSError as exc:
         raise OutputError(f"cannot create {out.parent}: {exc.strerror}") from None
     rng = np.random.default_rng(seed)
-    events = plan_events(duration_s, rng)
+    events = plan_events(duration_s, rng, calm_s)
     sim, cuts, replays = simulate(duration_s, fps, events, rng)
     renderer = Renderer(sim, (w, h), seed, fps)
     asynth = AudioSynth(events, duration_s, seed)

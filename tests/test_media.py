@@ -77,6 +77,28 @@ def test_start_and_end_window(short_match):
     assert ts[-1] < 12.0 and len(ts) == pytest.approx(10, abs=1)
 
 
+@pytest.mark.parametrize("rel", ["laliga_rm_sevilla_audio/soccer.mp4", "goal_benfica_porto_audio/goal.mp4", None],
+                         ids=["laliga-mid-gop-start", "benfica-vfr", "generated"])
+def test_seeking_gives_the_same_frame_as_decoding_from_the_start(rel, short_match):
+    """After a seek the decoder skips non-reference frames until just before the target;
+    the frame found must be exactly the one a decode from the start shows at that time."""
+    path = short_match if rel is None else real_clip(rel)
+    info = media.probe(path)
+    rate = max(info.fps, 25.0)
+    every = [(f.t_s, f.image) for f in media.frames(path, fps=rate, width=192, skip_nonref=False, info=info)]
+    times = np.array([t for t, _ in every])
+    rng = np.random.default_rng(0)
+    for t in sorted(rng.uniform(0.5, info.duration_s - 1.0, 12)):
+        stream = media.frames(path, fps=rate, width=192, skip_nonref=False, start_s=float(t), end_s=float(t) + 2.0,
+                              info=info)
+        got = next(iter(stream))
+        i = int(np.argmin(np.abs(times - got.t_s)))
+        assert abs(times[i] - got.t_s) < 1e-6, (t, got.t_s)
+        assert t - 0.5 / rate <= got.t_s < t + 0.1
+        assert np.array_equal(got.image, every[i][1]), f"frame at {got.t_s:.3f} s differs after a seek to {t:.3f} s"
+        assert stream.decoded <= len(every)
+
+
 def test_rotation_metadata_gives_display_size(synth_dir, small_match):
     rotated = synth_dir / "portrait.mp4"
     ffmpeg("-display_rotation", "90", "-i", str(small_match), "-c", "copy", str(rotated))

@@ -161,6 +161,33 @@ def test_output_that_is_a_file_is_refused(case_dir, tmp_path, capsys):
         prepare_output_dir(out)
 
 
+def test_a_folder_in_use_by_another_run_is_refused_and_left_alone(small_match, tmp_path, capsys):
+    """Two runs into one folder would overwrite each other's files and remove each other's
+    temp files: the second is refused at once (exit 5), the first's files are untouched."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pipeline.outputs import prepare_output_dir; "
+        f"prepare_output_dir({str(out)!r}); print('locked', flush=True); time.sleep(60)")],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        working = out / ".segments.json.a1b2c3d4.tmp"  # the first run is writing this
+        working.write_text("{}")
+        for args in (["run", small_match, "-o", out, "--detector", "classic"], ["batch", small_match, "-o", out]):
+            code, _, err = highlights(capsys, *args)
+            assert code == 5, err
+            assert_one_error_line(err)
+            assert "in use by another highlights process" in err
+            assert working.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once the first process is gone (killed, even), the folder is free again.
+    code, _, err = highlights(capsys, "run", small_match, "-o", out, "--detector", "classic", "--no-render")
+    assert code == 0, err
+    assert not working.exists()  # a dead run's temp file is cleaned up by the next one
+
+
 def test_stale_temps_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
     out = tmp_path / "out"
     (out / "cache" / "abc").mkdir(parents=True)
@@ -213,14 +240,20 @@ def long_clip(tmp_path_factory) -> Path:
     return p
 
 
-def test_ctrl_c_during_analysis_exits_130_and_leaves_nothing_that_looks_complete(long_clip, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_during_analysis_exits_130_and_leaves_nothing_that_looks_complete(long_clip, tmp_path, sig):
+    """Ctrl-C reaches the whole process group; SIGTERM (a scheduler, `kill PID`) only the
+    highlights process itself."""
     out = tmp_path / "out"
     proc = popen_cli("run", long_clip, "-o", out, "--detector", "classic", "--no-render")
     try:
         assert wait_for(lambda: (out / MARKER).exists(), 120, proc), "the run never created its output folder"
         time.sleep(3.0)  # well inside the analysis of 60 s of video
         assert proc.poll() is None, "the run ended before it could be interrupted"
-        os.killpg(proc.pid, signal.SIGINT)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -243,16 +276,20 @@ def _reel_temps(out: Path) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(".reel.")] if out.exists() else []
 
 
-def _signal_during_render(video: Path, out: Path, cache: Path, sig: int) -> tuple[subprocess.Popen, bool, str]:
+def _signal_during_render(video: Path, out: Path, cache: Path, sig: int,
+                          group: bool = True) -> tuple[subprocess.Popen, bool, str]:
     """Start `run`, send `sig` to its whole process group (ffmpeg included, as a terminal
-    does) once the render's temp files appear; (process, whether the signal came mid-render,
-    stderr)."""
+    does) or, with `group=False`, to highlights alone (as `kill PID` does), once the render's
+    temp files appear; (process, whether the signal came mid-render, stderr)."""
     proc = popen_cli("run", video, "-o", out, "--detector", "classic", "--target-duration", "15", "--cache-dir", cache)
     try:
         caught = wait_for(lambda: bool(_reel_temps(out)), 300, proc)
         if caught:
             time.sleep(0.3)
-            os.killpg(proc.pid, sig)
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -288,14 +325,29 @@ def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, r
         assert not (out / "reel.mp4").exists(), "a reel of another selection must not stay beside segments.json"
 
 
-def test_ctrl_c_during_render_exits_130_without_a_reel(short_match, render_cache, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_during_render_exits_130_without_a_reel(short_match, render_cache, tmp_path, sig):
     out = tmp_path / "out"
-    proc, caught, err = _signal_during_render(short_match, out, render_cache, signal.SIGINT)
+    proc, caught, err = _signal_during_render(short_match, out, render_cache, sig, group=sig == signal.SIGINT)
     assert caught, f"the run finished before its render could be interrupted (exit {proc.returncode}): {err[-500:]}"
     assert proc.returncode == 130, err
     assert_one_error_line(err)
     assert not (out / "reel.mp4").exists()
     assert not temp_files(out)
+    assert wait_for(lambda: not _processes_writing_into(out), 10), "an encoder outlived the run"
+
+
+def _processes_writing_into(out: Path) -> list[str]:
+    """Command lines of live processes that name `out` (an ffmpeg the render started)."""
+    found = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmd.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(out) in line:
+            found.append(line)
+    return found
 
 
 # ---------------------------------------------------------------- disk full

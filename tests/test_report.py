@@ -153,3 +153,34 @@ def test_report_command_regenerates_from_an_output_dir(real_out, tmp_path):
     empty.mkdir()
     r = run_cli("report", empty)
     assert r.returncode == 5 and "holds no analysis" in r.stderr
+
+
+def test_thumbnails_of_an_earlier_input_never_show_for_a_new_one(tmp_path):
+    """OUT reused for another video (`highlights run other.mp4 -o OUT`): segments at the same
+    times must show the new video's frames, and the old input's thumbnails are dropped."""
+    import base64
+
+    import cv2
+
+    from pipeline.report.files import segments_document
+    from pipeline.report.html import write_report
+
+    from .conftest import ffmpeg
+
+    out = tmp_path / "out"
+    out.mkdir()
+    means = []
+    for name, colour, fp in (("red", "red", "aa"), ("blue", "blue", "bb")):
+        video = tmp_path / f"{name}.mp4"
+        ffmpeg("-f", "lavfi", "-i", f"color=c={colour}:s=160x90:r=25:d=60", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+               str(video))
+        doc = segments_document(_segments(), input_path=str(video), fingerprint=fp * 32, duration_s=60.0, config={},
+                                detector={"backend": "classic"}, weights_used={"motion": 0.35, "audio": 0.45, "shots": 0.2})
+        html = write_report(out, doc, _timeline(60.0), np.zeros(120), thumbnails=1)
+        src = re.search(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)", html.read_text()).group(1)
+        img = cv2.imdecode(np.frombuffer(base64.b64decode(src), np.uint8), cv2.IMREAD_COLOR)
+        means.append(img.reshape(-1, 3).mean(axis=0))  # BGR
+        assert [p.name for p in (out / "thumbs").iterdir()] == [fp * 8]
+    (r_b, r_g, r_r), (b_b, b_g, b_r) = means
+    assert r_r > 200 and r_b < 60, "the first report shows the red video"
+    assert b_b > 200 and b_r < 60, "the second report shows the blue video, not the cached red frames"

@@ -65,3 +65,12 @@ def test_cli_synth_writes_video_and_truth(tmp_path):
     assert media.probe(out).width == 320
     r = run_cli("synth", "-o", out, "--duration", "5")
     assert r.returncode == 5 and "--force" in r.stderr  # existing output is not overwritten
+
+
+def test_calm_sets_the_pace_of_attacks():
+    rng = np.random.default_rng
+    dense = synth.plan_events(2700, rng(2))
+    calm = synth.plan_events(2700, rng(2), calm_s=300.0)
+    assert len(calm) < len(dense) / 2
+    gaps = [b.start - a.end for a, b in zip(calm, calm[1:])]
+    assert min(gaps) >= 0.3 * 300 - 9.0  # the next attack's build-up starts up to 9 s before its moment

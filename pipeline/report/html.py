@@ -18,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -84,37 +85,41 @@ def extract_thumbnails(
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, list[dict]]:
     """{segment id: [{"t", "src" (data URI)}]}; JPEGs are cached in `cache_dir` by time, so a
-    rescore only decodes the frames of segments it has not seen."""
+    rescore only decodes the frames of segments it has not seen. The missing ones are read in
+    time order from one open file."""
     import cv2
 
     from .. import media
 
     info = media.probe(video)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[dict]] = {}
-    for k, s in enumerate(segments):
-        thumbs = []
-        for t in thumbnail_times(s["start"], s["end"], s["peak"], per_segment):
-            t = min(max(t, 0.0), max(info.duration_s - 0.05, 0.0))
-            path = cache_dir / f"t{int(round(t * 1000)):09d}_w{width_px}.jpg"
-            if not path.exists():
-                # High sampling rate: the first frame at or after t, after a seek to its keyframe.
-                stream = media.frames(video, fps=max(info.fps, 25.0), width=width_px, skip_nonref=False,
-                                      start_s=t, end_s=t + 2.0, info=info)
-                frame = next(iter(stream), None)
-                if frame is None:
-                    continue
-                ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 72])
-                if not ok:
-                    continue
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(buf.tobytes())
-                os.replace(tmp, path)
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            thumbs.append({"t": round(t, 3), "label": clock(t), "src": f"data:image/jpeg;base64,{data}"})
-        out[s["id"]] = thumbs
+    last = max(info.duration_s - 0.05, 0.0)
+
+    def jpeg(t: float) -> Path:
+        return cache_dir / f"t{int(round(t * 1000)):09d}_w{width_px}.jpg"
+
+    wanted = {s["id"]: [min(max(t, 0.0), last) for t in thumbnail_times(s["start"], s["end"], s["peak"], per_segment)]
+              for s in segments}
+    missing = sorted({t for ts in wanted.values() for t in ts if not jpeg(t).exists()})
+    for k, (t, frame) in enumerate(media.frames_at(video, missing, width_px, info=info)):
         if progress:
-            progress(k + 1)
+            progress(len(segments) * (k + 1) / max(len(missing), 1))
+        if frame is None:
+            continue
+        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 72])
+        if ok:
+            path = jpeg(t)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(buf.tobytes())
+            os.replace(tmp, path)
+    out: dict[str, list[dict]] = {}
+    for s in segments:
+        thumbs = []
+        for t in wanted[s["id"]]:
+            if jpeg(t).exists():
+                data = base64.b64encode(jpeg(t).read_bytes()).decode("ascii")
+                thumbs.append({"t": round(t, 3), "label": clock(t), "src": f"data:image/jpeg;base64,{data}"})
+        out[s["id"]] = thumbs
     return out
 
 
@@ -228,6 +233,22 @@ def render_report(
     )
 
 
+def _thumbs_dir(out: Path, fingerprint: str | None) -> Path:
+    """OUT/thumbs/<first 16 hex of the input's fingerprint>/: frames of another input that
+    was written to OUT before can never stand in for this one's; their folders go."""
+    root = out / THUMBS_DIR
+    here = root / (fingerprint or "unknown")[:16]
+    if root.is_dir():
+        for old in root.iterdir():
+            if old == here:
+                continue
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+    return here
+
+
 def write_report(
     out: Path,
     doc: dict,
@@ -238,7 +259,7 @@ def write_report(
     truth: Sequence[dict] | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Path:
-    """Write OUT/report.html (thumbnails cached under OUT/thumbs/); returns its path."""
+    """Write OUT/report.html (thumbnails cached under OUT/thumbs/<input>/); returns its path."""
     from ..errors import MediaError
 
     out = Path(out)
@@ -249,7 +270,8 @@ def write_report(
         notes.append(f"source video {doc['input']['path']} not found: no thumbnails, the player has nothing to play")
     elif thumbnails > 0:
         try:
-            thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails, out / THUMBS_DIR, progress=progress)
+            thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails,
+                                        _thumbs_dir(out, doc["input"].get("fingerprint")), progress=progress)
         except MediaError as exc:
             notes.append(f"thumbnails skipped: {exc}")
     html = render_report(doc, timeline, score, out=out, video=video, thumbs=thumbs, truth=truth, notes=notes)

@@ -140,9 +140,16 @@ def plot_timeline(
 
     # One panel per signal group.
     cuts = np.asarray((timeline.meta or {}).get("cuts") or [], np.float64)
+    windows = (timeline.meta or {}).get("windows") or []
     for ax, group in zip(axes[1:], panels[1:]):
         cmap = plt.get_cmap("tab10")
         k = 0
+        if windows and group in ("motion", "shots"):
+            # Two-pass analysis: the video pass ran only inside the windows the audio picked.
+            gaps = [(a, b) for a, b in zip([0.0] + [w[1] for w in windows], [w[0] for w in windows] + [duration])
+                    if b > a]
+            for i, (a, b) in enumerate(gaps):
+                ax.axvspan(a, b, color="#e8e8e8", lw=0, zorder=0, label="not analysed (two-pass)" if i == 0 else None)
         for name in by_group[group]:
             values = np.asarray(timeline.columns[name], np.float64)
             short = name.split("_", 1)[1]
