@@ -170,14 +170,19 @@ def analyze(
     audio_notes: list[str] = []
     abandon = threading.Event()  # the video pass failed or was interrupted: stop reading audio
 
-    def audio_pass(stage: Reporter) -> tuple[dict, dict]:
+    def audio_pass(stage: Reporter, alone: bool = False) -> tuple[dict, dict]:
+        """`alone`: nothing else runs meanwhile (the cascade's first pass), so decoding the
+        next chunk goes to a thread beside the features of this one."""
+        from .threads import background
+
         with stage.stage("audio", duration) as update, timer("audio"):
             if not track_audio.present:
                 audio_notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
                 return missing_audio(duration, sc, track_audio.reason)
 
             def chunks():
-                for t0, x in track_audio.chunks():
+                source = background(track_audio.chunks(), depth=1, name="highlights-audio") if alone else track_audio.chunks()
+                for t0, x in source:
                     if abandon.is_set():
                         return
                     update(min(t0 + len(x) / track_audio.sr, duration))
@@ -195,7 +200,7 @@ def analyze(
     windows = None
     beside = None
     if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present:
-        audio_cols, audio_meta = audio_pass(reporter)
+        audio_cols, audio_meta = audio_pass(reporter, alone=True)
         notes.extend(audio_notes)
         if not track_audio.silent:
             with timer("cascade"):
