@@ -133,8 +133,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     bin_s = timeline.bin_s
     t = curve.t_s
     n = len(t)
-    # The last bin may be partial: segments end where the input does, not where its bin does.
-    duration = min(n * bin_s, float((timeline.meta or {}).get("duration_s", n * bin_s)))
+    duration = timeline.duration_s  # the input's end, not its last bin's
     if n == 0 or np.all(np.isnan(curve.score)):
         return []
     smooth = _smooth(curve.score, max(int(round(cfg.smooth_s / bin_s)), 1))

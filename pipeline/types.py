@@ -120,7 +120,9 @@ class Timeline:
 
     @property
     def duration_s(self) -> float:
-        return float(len(self.t_s) * self.bin_s)
+        """The input's length: the last bin may hold less than `bin_s` of it."""
+        bins = float(len(self.t_s) * self.bin_s)
+        return min(bins, float(self.meta.get("duration_s", bins))) if self.meta else bins
 
 
 @dataclass
