@@ -208,6 +208,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         core_a = max(seg.start, rise - cfg.core_pre_s)
         core_b = min(seg.end, max(rise + cfg.core_post_s, core_a + cfg.min_len_s))
         seg.core = (core_a, core_b)
+        seg.anchor = float(rise)
         segments.append(seg)
     segments.sort(key=lambda s: s.start)
     for k, seg in enumerate(segments):
@@ -334,6 +335,8 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     celebration). Replays of a moment already shown and segments scoring below `min_score`
     stay candidates. Chronological result; deterministic (ties break on start time).
     Segments without a core (built elsewhere) are taken whole or trimmed around their peak.
+    When even the best moment's core is longer than the whole reel and nothing else fits,
+    the reel is that core cut down to `target_s` around the moment (not an empty reel).
     """
     for s in segments:
         s.selected = False
@@ -348,6 +351,10 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
         if b - a <= left + 1e-9:
             extent[id(s)] = (a, b)
             left -= b - a
+    if not extent and eligible and left > 1e-9:
+        best = eligible[0]
+        extent[id(best)] = _shrunk(best, *_core(best, keep_pre_s, keep_post_s, min_len_s), left)
+        left = 0.0
     # Pass 2: share the time left evenly among the chosen moments (water-filling), each up
     # to its full extent, so every chosen goal gets its attack and celebration alike.
     growing = [s for s in eligible if id(s) in extent]
@@ -378,6 +385,14 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
                 s.peak = float(min(max(s.peak, s.start), s.end))  # the top of what is shown
             s.selected = True
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
+
+
+def _shrunk(s: Segment, a: float, b: float, length: float) -> tuple[float, float]:
+    """The core [a, b] cut down to `length`, keeping its proportions before and after the
+    moment (its anchor, else its peak): a goal keeps its run-up share and its roar share."""
+    at = min(max(s.anchor if s.anchor is not None else s.peak, a), b)
+    f = length / (b - a)
+    return at - (at - a) * f, at + (b - at) * f
 
 
 def _core(s: Segment, keep_pre_s: float, keep_post_s: float, min_len_s: float) -> tuple[float, float]:

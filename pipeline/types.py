@@ -139,9 +139,11 @@ class Segment:
     selected: bool = False
     reason: str = ""
     replay_of: str | None = None
-    # Internal to selection, not part of segments.json: the moment's core and, when the
-    # reel trimmed it, the candidate's full extent.
+    # Internal to selection, not part of segments.json: the moment's core, the time inside it
+    # the moment turns on (where the audio rose) and, when the reel trimmed it, the
+    # candidate's full extent.
     core: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    anchor: float | None = field(default=None, repr=False, compare=False)
     trimmed_from: tuple[float, float] | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -161,15 +161,21 @@ def test_selection_invariants(tl, target, w_audio, w_motion):
 @settings(max_examples=40, deadline=None)
 @given(tl=timelines(), target=st.floats(5, 100))
 def test_best_moment_is_shown_whenever_its_core_fits(tl, target):
-    """The top-ranked eligible segment is in the reel whenever its core fits the target."""
+    """The top-ranked eligible segment is in the reel whenever its core fits the target, and
+    when nothing fits it is still shown, cut down to the target: never an empty reel."""
     segs = build_segments(tl, excitement_curve(tl, CFG.weights), CFG.segments)
-    select(segs, target, CFG.segments.min_score)
+    chosen = select(segs, target, CFG.segments.min_score)
     eligible = [s for s in segs if s.replay_of is None and s.score >= CFG.segments.min_score]
     if not eligible:
         return
     best = min(eligible, key=lambda s: s.rank)
     core = best.core[1] - best.core[0]
-    assert best.selected == (core <= target + 1e-9)
+    others = [s for s in chosen if s is not best]
+    assert best.selected == (core <= target + 1e-9 or not others)
+    assert chosen and sum(s.duration for s in chosen) <= target + 1e-6
+    if core > target + 1e-9 and not others:
+        assert best.duration == pytest.approx(target)
+        assert best.start - 1e-9 <= best.anchor <= best.end + 1e-9
 
 
 def test_more_moments_before_longer_ones():
