@@ -1,25 +1,81 @@
 """Typed configuration: configs/default.yaml, then an optional --config file, then --set.
 
 The YAML file is the single source of default values; the models below state types,
-units and ranges and forbid unknown keys. `load_config` returns a validated `Config`.
+units and ranges and forbid unknown keys (also inside the per-column dicts, whose names
+are the ones configs/default.yaml lists). Every float must be finite. Rules that tie two
+keys together (hop_length <= n_fft, min_len_s <= max_len_s, ...) are model validators.
+`load_config` returns a validated `Config`; every failure is a one-line `ConfigError`
+that names the dotted key.
+
+Config files are plain YAML of at most MAX_CONFIG_BYTES, UTF-8, with no anchors or
+aliases (`&a` / `*a`: a few hundred bytes of nested aliases expand to gigabytes).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import os
+import reprlib
+import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KiB; refuse anything over 1 MiB unread
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
+
+# column -> weight or floor: finite, >= 0, names from the same dict in configs/default.yaml
+ColumnFloats = dict[str, Annotated[float, Field(ge=0)]]
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 6, 6, 6
+
+
+def _brief(value: Any, limit: int = 80) -> str:
+    """A repr of `value` bounded in length (and in the work to build it)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _num(x: Any) -> str:
+    return f"{x:.10g}" if isinstance(x, float) else _brief(x)
+
+
+def _rule(message: str) -> PydanticCustomError:
+    """A cross-field error whose message is already complete (names its dotted keys)."""
+    return PydanticCustomError("config_rule", "{message}", {"message": message})
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _dict_keys_from_defaults(self):
+        # A per-column dict may only name columns its default lists: a typo would
+        # otherwise be a column that silently keeps its default weight.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                continue
+            where = f"{_where(self)}{name}"
+            allowed = _default_at(where)
+            if not isinstance(allowed, dict):
+                continue
+            for key in value:
+                if key not in allowed:
+                    raise _rule(f"unknown config key {_brief(f'{where}.{key}')}; "
+                                f"{where} takes {', '.join(allowed)}")
+        return self
 
 
 class MediaConfig(_Section):
@@ -31,9 +87,9 @@ class MediaConfig(_Section):
     decode_ahead: int = Field(ge=0, le=256)
     decode_threads: int = Field(ge=0, le=64)
     hwaccel: Literal["none", "auto", "cuda"]
-    audio_sr: int = Field(ge=4000, le=96000)
+    audio_sr: int = Field(ge=4000, le=96000)  # Hz
     audio_chunk_s: float = Field(gt=0, le=3600)
-    max_duration_s: float = Field(gt=0)
+    max_duration_s: float = Field(gt=0)  # s
     max_height: int = Field(gt=0)
 
 
@@ -68,7 +124,7 @@ class TrackConfig(_Section):
 
 
 class AudioSignalsConfig(_Section):
-    column_weights: dict[str, float]  # weight of each column inside the group's excitement
+    column_weights: ColumnFloats  # weight of each column inside the group's excitement
     n_fft: int = Field(ge=256, le=16384)  # samples
     hop_length: int = Field(ge=32, le=8192)  # samples
     n_mels: int = Field(ge=8, le=256)
@@ -86,11 +142,19 @@ class AudioSignalsConfig(_Section):
     peak_min_z: float = Field(gt=0)
     peak_min_duration_s: float = Field(ge=0)
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        w = _where(self)
+        _less(self, w, "hop_length", "n_fft", strict=False)
+        _less(self, w, "fmin_hz", "fmax_hz", strict=True)
+        _less(self, w, "voice_fmin_hz", "voice_fmax_hz", strict=True)
+        return self
+
 
 class ShotsSignalsConfig(_Section):
-    column_weights: dict[str, float]  # weight of each column inside the group's excitement
-    grass_hsv_lo: tuple[int, int, int]  # OpenCV HSV, H in 0-180
-    grass_hsv_hi: tuple[int, int, int]
+    column_weights: ColumnFloats  # weight of each column inside the group's excitement
+    grass_hsv_lo: tuple[int, int, int]  # OpenCV HSV: H 0-180, S and V 0-255
+    grass_hsv_hi: tuple[int, int, int]  # >= grass_hsv_lo in each channel
     wide_min_grass: float = Field(ge=0, le=1)  # share of frame
     medium_min_grass: float = Field(ge=0, le=1)
     off_pitch_max_grass: float = Field(ge=0, le=1)
@@ -103,9 +167,24 @@ class ShotsSignalsConfig(_Section):
     replay_max_s: float = Field(gt=0)
     stinger_match_max: float = Field(ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        w = _where(self)
+        for name in ("grass_hsv_lo", "grass_hsv_hi"):
+            hsv = getattr(self, name)
+            if not (0 <= hsv[0] <= 180 and 0 <= hsv[1] <= 255 and 0 <= hsv[2] <= 255):
+                raise _rule(f"config key '{w}{name}' ({list(hsv)}): OpenCV HSV needs H in 0-180, S and V in 0-255")
+        lo, hi = self.grass_hsv_lo, self.grass_hsv_hi
+        if any(a > b for a, b in zip(lo, hi)):
+            raise _rule(f"config key '{w}grass_hsv_lo' ({list(lo)}) must be <= {w}grass_hsv_hi ({list(hi)}) "
+                        "in each of H, S, V")
+        _less(self, w, "off_pitch_max_grass", "medium_min_grass", strict=False)
+        _less(self, w, "medium_min_grass", "wide_min_grass", strict=False)
+        return self
+
 
 class MotionSignalsConfig(_Section):
-    column_weights: dict[str, float]  # weight of each column inside the group's excitement
+    column_weights: ColumnFloats  # weight of each column inside the group's excitement
     flow_width_px: int = Field(ge=64, le=4096)
     max_corners: int = Field(ge=10, le=5000)
     min_inliers: int = Field(ge=3)
@@ -115,11 +194,17 @@ class MotionSignalsConfig(_Section):
     max_speed_mps: float = Field(gt=0)
     max_ball_speed_mps: float = Field(gt=0)
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        # faster players are dropped as tracking errors, so nobody could ever sprint
+        _less(self, _where(self), "sprint_mps", "max_speed_mps", strict=True)
+        return self
+
 
 class SignalsConfig(_Section):
-    bin_s: float = Field(gt=0, le=10)  # s
+    bin_s: float = Field(ge=0.05, le=10)  # s, timeline bin width (finer bins than 50 ms only add noise)
     clip_z: float = Field(gt=0)
-    min_scale: dict[str, float]  # column -> floor of the robust scale, raw units (> 0)
+    min_scale: ColumnFloats  # column -> floor of the robust scale, raw units (>= 0)
     audio: AudioSignalsConfig
     shots: ShotsSignalsConfig
     motion: MotionSignalsConfig
@@ -139,6 +224,13 @@ class WeightsConfig(_Section):
     motion: float = Field(ge=0)
     audio: float = Field(ge=0)
     shots: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _some_group_on(self):
+        if self.motion == self.audio == self.shots == 0:
+            raise _rule(f"config keys '{_where(self)}motion/audio/shots' are all 0: nothing would score; "
+                        "give at least one group a weight > 0")
+        return self
 
 
 class SegmentsConfig(_Section):
@@ -164,11 +256,20 @@ class SegmentsConfig(_Section):
     replay_context_s: float = Field(ge=0)
     replay_bonus: float = Field(ge=0)
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        w = _where(self)
+        _less(self, w, "min_len_s", "max_len_s", strict=False)
+        if self.min_pre_s + self.min_post_s > self.max_len_s:
+            raise _rule(f"config key '{w}max_len_s' ({_num(self.max_len_s)}) must be >= {w}min_pre_s + "
+                        f"{w}min_post_s ({_num(self.min_pre_s + self.min_post_s)}): every segment spans those")
+        return self
+
 
 class RenderConfig(_Section):
     mode: Literal["moviepy", "copy"]
     codec: str
-    preset: str
+    preset: Literal[X264_PRESETS]  # libx264's; NVENC uses its own p4, and falls back to libx264
     crf: int = Field(ge=0, le=51)
     audio_fade_s: float = Field(ge=0)
     crossfade_s: float = Field(ge=0)
@@ -200,6 +301,16 @@ class Config(_Section):
     report: ReportConfig
     batch: BatchConfig
 
+    @model_validator(mode="after")
+    def _below_nyquist(self):
+        nyquist = self.media.audio_sr / 2
+        for name in ("fmax_hz", "voice_fmax_hz"):
+            value = getattr(self.signals.audio, name)
+            if value > nyquist:
+                raise _rule(f"config key 'signals.audio.{name}' ({_num(value)}) must be <= media.audio_sr / 2 "
+                            f"({_num(nyquist)} Hz)")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
@@ -212,26 +323,134 @@ class Config(_Section):
         return {n: d[n] for n in names}
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+@functools.cache
+def _section_paths() -> dict[type, str]:
+    """Section model -> its dotted place in Config ("" for Config, "signals.audio." ...)."""
+    out: dict[type, str] = {Config: ""}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, _Section):
+                out.setdefault(ann, f"{prefix}{name}.")
+                walk(ann, f"{prefix}{name}.")
+
+    walk(Config, "")
+    return out
+
+
+def _where(section: BaseModel) -> str:
+    return _section_paths().get(type(section), "")
+
+
+def _less(section: BaseModel, where: str, a: str, b: str, *, strict: bool) -> None:
+    """Refuse section.a > section.b (or >= when strict), naming both keys."""
+    va, vb = getattr(section, a), getattr(section, b)
+    if va > vb or (strict and va == vb):
+        op = ">" if strict else ">="
+        raise _rule(f"config key '{where}{b}' ({_num(vb)}) must be {op} {where}{a} ({_num(va)})")
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return _read_yaml(DEFAULT_CONFIG_PATH)
+
+
+def _default_at(dotted: str) -> Any:
+    node: Any = _defaults()
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+class _Refused(Exception):
+    """YAML that parses but is refused: anchors/aliases, absurd nesting or numbers."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases: what remains cannot expand beyond its text."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"YAML aliases (*{event.anchor[:40]}) are not allowed; quote a value that starts with *")
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(f"YAML anchors (&{event.anchor[:40]}) and aliases are not allowed; write each value out")
+        return super().compose_node(parent, index)
+
+
+def _plain_yaml(text: str) -> Any:
+    """yaml.safe_load without anchors/aliases; raises _Refused or yaml.YAMLError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise _Refused("nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+        raise _Refused(f"cannot read a value ({_brief(str(exc), 60)[1:-1]})") from None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: a regular file of at most MAX_CONFIG_BYTES, UTF-8."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+        raise ConfigError(f"config file {path} is {what}")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB; "
+                          "a config holds only the keys that differ from the defaults")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                          f"at offset {exc.start})") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    text = _read_text(Path(path))
+    try:
+        data = _plain_yaml(text)
+    except _Refused as exc:
+        raise ConfigError(f"config file {path}: {exc.what}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"config file {path} is not valid YAML: {first[:120]}") from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections")
     return data
 
 
 def _merge(base: dict, over: dict, where: str = "") -> dict:
+    """`over` merged into a copy of `base`; a key `base` lacks is an unknown config key."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         name = f"{where}{key}"
+        if key not in out:
+            raise ConfigError(f"unknown config key {_brief(name)}")
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value, name + ".")
         else:
@@ -240,15 +459,20 @@ def _merge(base: dict, over: dict, where: str = "") -> dict:
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """`section.key=value` -> (["section", "key"], value parsed as YAML scalar)."""
+    """`section.key=value` -> (["section", "key"], value parsed as YAML, no anchors/aliases).
+
+    A value that is not valid YAML stays the text it is.
+    """
     if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected section.key=value")
+        raise ConfigError(f"--set {_brief(item)}: expected section.key=value")
     key, _, raw = item.partition("=")
     parts = [p for p in key.strip().split(".") if p]
     if len(parts) < 2:
-        raise ConfigError(f"--set {item!r}: key must be section.key (e.g. weights.audio=0.7)")
+        raise ConfigError(f"--set {_brief(item)}: key must be section.key (e.g. weights.audio=0.7)")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _plain_yaml(raw) if raw.strip() else None
+    except _Refused as exc:
+        raise ConfigError(f"--set {_brief(key.strip())}: {exc.what}") from None
     except yaml.YAMLError:
         value = raw
     return parts, value
@@ -258,21 +482,27 @@ def _apply_override(data: dict, parts: list[str], value: Any) -> None:
     node = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node.get(part), dict):
-            raise ConfigError(f"unknown config key {'.'.join(parts[: i + 1])!r}")
+            raise ConfigError(f"unknown config key {_brief('.'.join(parts[: i + 1]))}")
         node = node[part]
     if parts[-1] not in node:
-        raise ConfigError(f"unknown config key {'.'.join(parts)!r}")
-    node[parts[-1]] = value
+        raise ConfigError(f"unknown config key {_brief('.'.join(parts))}")
+    if isinstance(value, dict) and isinstance(node[parts[-1]], dict):
+        # --set signals.audio.column_weights={roar: 2}: the keys given change, the rest stay
+        node[parts[-1]] = _merge(node[parts[-1]], value, ".".join(parts) + ".")
+    else:
+        node[parts[-1]] = value
 
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
+    key = _brief(".".join(str(p) for p in err["loc"]))
+    if err["type"] == "config_rule":
+        return err["msg"]
     if err["type"] == "extra_forbidden":
-        return f"unknown config key {key!r}"
+        return f"unknown config key {key}"
     if err["type"] == "missing":
-        return f"missing config key {key!r}"
-    return f"config key {key!r}: {err['msg']} (got {err.get('input')!r})"
+        return f"missing config key {key}"
+    return f"config key {key}: {err['msg']} (got {_brief(err.get('input'))})"
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -280,16 +510,34 @@ def from_dict(data: dict[str, Any]) -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc)) from None
+    except RecursionError:
+        raise ConfigError("config nested too deeply") from None
+
+
+def with_updates(cfg: Config, **dotted: Any) -> Config:
+    """`cfg` with some keys changed, validated like --set: ConfigError on a bad value.
+
+    Keys are dotted paths with "." written as "__" or given through a dict:
+    `with_updates(cfg, segments__target_duration_s=90)` or
+    `with_updates(cfg, **{"segments.target_duration_s": 90})`.
+    """
+    data = cfg.to_dict()
+    for name, value in dotted.items():
+        parts = name.replace("__", ".").split(".")
+        if len(parts) < 2:
+            raise ConfigError(f"config key {_brief(name)}: expected section.key")
+        _apply_override(data, parts, value)
+    return from_dict(data)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the file at `path` (only differing keys needed), then `overrides`."""
-    data = _read_yaml(DEFAULT_CONFIG_PATH)
+    data = copy.deepcopy(_defaults())
     if path is not None:
         user = _read_yaml(Path(path))
         unknown = [k for k in user if k not in data]
         if unknown:
-            raise ConfigError(f"unknown config section {unknown[0]!r} in {path}")
+            raise ConfigError(f"unknown config section {_brief(unknown[0])} in {path}")
         data = _merge(data, user)
     for item in overrides:
         parts, value = parse_override(item)
