@@ -6,7 +6,7 @@ holds the same input fingerprint and config hash and redoes every other one, so 
 killed at any moment resumes cleanly. Engines: `local` (in-process, or a spawn process pool
 for `workers > 1`) and `ray` (one actor per worker with declared CPUs/GPUs, detector built
 once per actor, results streamed back with `ray.wait`). `OUT/batch.json` is rewritten after
-every finished match: `{"matches": [{"input", "output", "status", "seconds", "error"}]}`.
+every finished match: `{"matches": [{"input", "output", "status", "seconds", "error", "detector"}]}`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import json
 import logging
 import math
 import os
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -57,33 +60,52 @@ class JobOptions:
 def read_manifest(path: str | os.PathLike) -> list[Path]:
     """Input paths from a manifest: a JSON list of paths, or text with one path per line.
 
-    Text manifests ignore blank lines and `#` comments (whole-line or after a space); a
-    relative path is relative to the manifest's folder, as are the JSON list's.
+    Text manifests ignore blank lines and comment lines, whose first non-blank character is
+    `#`; nothing is cut from a path line, so `my match #2.mp4` is a file name. A relative
+    path is relative to the manifest's folder, as are the JSON list's. A byte order mark
+    (as Windows editors write) is ignored.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"manifest {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read manifest {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"manifest {path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if not all(isinstance(i, str) and i.strip() for i in items):
+    items = _json_manifest(path, text)
+    if items is not _TEXT:
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
             raise ConfigError(f"manifest {path}: a JSON manifest must be a list of path strings")
         entries = [i.strip() for i in items]
     else:
         entries = []
         for line in text.splitlines():
             line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            entries.append(line.split(" #", 1)[0].rstrip())
+            if line and not line.startswith("#"):
+                entries.append(line)
     base = path.resolve().parent
     return [Path(os.path.normpath(base / os.path.expanduser(e))) for e in entries]
+
+
+_TEXT = object()  # _json_manifest's answer for a text manifest
+
+
+def _json_manifest(path: Path, text: str):
+    """The manifest's JSON value, or _TEXT when it is a text manifest.
+
+    JSON is a `.json` file, or text that starts with `[` or `{` and parses as JSON (so a
+    JSON object is refused, not read as one path); a text line such as `[HD] final.mp4`
+    stays a file name.
+    """
+    is_json_file = path.suffix.lower() == ".json"
+    if not is_json_file and text.lstrip()[:1] not in ("[", "{"):
+        return _TEXT
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not is_json_file:
+            return _TEXT
+        raise ConfigError(f"manifest {path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
 
 
 def collect_inputs(inputs: Iterable[str | os.PathLike], manifest: str | os.PathLike | None = None) -> list[Path]:
@@ -141,24 +163,43 @@ def input_fingerprint(path: str | os.PathLike) -> str:
     return media.fingerprint(path)
 
 
-def is_complete(job: Job, cfg_hash: str) -> bool:
-    """True when job.output holds a completion record for this very input and config."""
+def completion_record(job: Job, cfg_hash: str) -> dict | None:
+    """job.output's completion record when it is for this very input and config, else None."""
     done = Path(job.output) / DONE_FILE
     try:
         rec = json.loads(done.read_text())
     except (OSError, ValueError):
-        return False
+        return None
     if not isinstance(rec, dict) or rec.get("config_hash") != cfg_hash:
-        return False
+        return None
     try:
-        return rec.get("fingerprint") == input_fingerprint(job.input)
+        return rec if rec.get("fingerprint") == input_fingerprint(job.input) else None
     except PipelineError:
-        return False  # the input is gone or broken now: let the job report why
+        return None  # the input is gone or broken now: let the job report why
 
 
-def _result(job: Job, status: str, seconds: float, error: str | None = None, exit_code: int = 0) -> dict:
+def is_complete(job: Job, cfg_hash: str) -> bool:
+    """True when job.output holds a completion record for this very input and config."""
+    return completion_record(job, cfg_hash) is not None
+
+
+def detector_record(describe: dict | None) -> dict | None:
+    """What batch.json says about the detector of a match, from its `describe()` (as in
+    segments.json): backend, weights file (null for classic) and, when `auto` chose, why."""
+    if not isinstance(describe, dict):
+        return None
+    return {"backend": describe.get("backend"), "weights": describe.get("weights"),
+            "auto_reason": describe.get("auto")}
+
+
+def _skipped(job: Job, rec: dict, seconds: float) -> dict:
+    return _result(job, "skipped", seconds, detector=rec.get("detector"))  # absent in older records: null
+
+
+def _result(job: Job, status: str, seconds: float, error: str | None = None, exit_code: int = 0,
+            detector: dict | None = None) -> dict:
     return {"input": job.input, "output": job.output, "status": status, "seconds": round(seconds, 3),
-            "error": error, "exit_code": exit_code}
+            "error": error, "exit_code": exit_code, "detector": detector}
 
 
 def one_line(exc: BaseException) -> tuple[str, int]:
@@ -173,7 +214,7 @@ def one_line(exc: BaseException) -> tuple[str, int]:
 def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
     """Run one match and write its completion record last; never raises for a bad match.
 
-    Returns `{"input", "output", "status", "seconds", "error", "exit_code"}`.
+    Returns `{"input", "output", "status", "seconds", "error", "exit_code", "detector"}`.
     """
     from .run import run_match
 
@@ -181,23 +222,25 @@ def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
     out = Path(job.output)
     cfg_hash = config_hash(cfg, options)
     try:
-        if is_complete(job, cfg_hash):
-            return _result(job, "skipped", time.perf_counter() - t0)
+        rec = completion_record(job, cfg_hash)
+        if rec is not None:
+            return _skipped(job, rec, time.perf_counter() - t0)
         if (out / MARKER).exists():
-            # What an earlier run left no longer counts as complete, and a reel from another
-            # config must not survive a run that selects nothing.
-            for stale in (DONE_FILE, "reel.mp4"):
-                (out / stale).unlink(missing_ok=True)
+            # What an earlier run left no longer counts as complete. (A reel of ours that no
+            # longer matches the selection goes when run_match writes the new segments.json;
+            # a user's own reel.mp4 is never removed.)
+            (out / DONE_FILE).unlink(missing_ok=True)
         summary = run_match(job.input, out, cfg, target_s=options.target_s, render=options.render,
                             force=options.force, detector=detector)
         seconds = time.perf_counter() - t0
+        detector_doc = detector_record(summary.get("detector"))
         write_json(out / DONE_FILE, {
             "version": DONE_VERSION, "input": job.input, "fingerprint": summary["fingerprint"],
             "config_hash": cfg_hash, "seconds": round(seconds, 3),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "detector": detector_doc,
             "summary": {k: summary.get(k) for k in ("segments", "selected", "reel", "reel_s", "cache_hit")},
         })
-        return _result(job, "done", seconds)
+        return _result(job, "done", seconds, detector=detector_doc)
     except Exception as exc:  # one bad match fails alone, with the line the CLI would print
         log.debug("match %s failed", job.input, exc_info=True)
         msg, code = one_line(exc)
@@ -239,10 +282,45 @@ class MatchWorker:
 OnResult = Callable[[dict], None]
 
 _pool_worker: MatchWorker | None = None  # one per pool process, built by its initializer
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PARENT_POLL_S = 0.5  # how soon a worker notices its batch process died where prctl is missing
 
 
-def _pool_init(cfg_dict: dict, options: JobOptions) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker process when the batch process that started it is gone.
+
+    A worker outliving a `kill -9` of its batch would go on writing into a match folder and
+    hold that folder's lock, so the re-run would fail the match as "in use". On Linux the
+    kernel kills the worker with its parent (PR_SET_PDEATHSIG); the parent may already have
+    died before that took effect, hence the check right after it. Elsewhere, and as a second
+    line, a daemon thread polls the parent pid. (The kernel signal follows the parent
+    *thread* that started the worker: `run_local` submits every job, and so starts every
+    spawn worker, from its own thread, which outlives the pool.)
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl (another libc): the watchdog still works
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if os.getppid() != parent_pid:  # re-parented: the batch process died
+                os._exit(1)
+
+    threading.Thread(target=watchdog, name="highlights-parent-watchdog", daemon=True).start()
+
+
+def _pool_init(cfg_dict: dict, options: JobOptions, parent_pid: int | None = None) -> None:
     global _pool_worker
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     _pool_worker = MatchWorker(cfg_dict, options)
 
 
@@ -263,7 +341,7 @@ def run_local(jobs: list[Job], cfg: Config, options: JobOptions, workers: int, o
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_pool_init, initargs=(cfg.to_dict(), options))
+                               initializer=_pool_init, initargs=(cfg.to_dict(), options, os.getpid()))
     try:
         futures = {pool.submit(_pool_run, job): (job, time.perf_counter()) for job in jobs}
         for fut in as_completed(futures):
@@ -284,8 +362,9 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
     """Actors with declared resources, one detector each, fed one match at a time.
 
     Joins `cfg.batch.address` (`auto`: the cluster this machine belongs to) or, without an
-    address, starts a local Ray with `workers` x `cpus_per_job` (default: all) CPUs. A Ray already
-    initialised in this process (tests, notebooks) is used as it is.
+    address, starts a local Ray with `workers` x `cpus_per_job` (default: all) CPUs whose
+    session files go to a temp folder of its own, removed once Ray has shut down. A Ray
+    already initialised in this process (tests, notebooks) is used as it is.
     """
     try:
         import ray
@@ -294,6 +373,7 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
                           "(or pip install 'ray[default]>=2.9')") from None
     b = cfg.batch
     started_here = False
+    session_root: str | None = None  # the temp dir of a Ray started here, removed at the end
     if not ray.is_initialized():
         common = dict(logging_level=logging.WARNING, log_to_driver=False)
         try:
@@ -301,9 +381,14 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
                 ray.init(address=b.address, **common)
             else:
                 cpus = math.ceil(b.workers * b.cpus_per_job) if b.workers else os.cpu_count()
-                ray.init(num_cpus=cpus, include_dashboard=False, **common)
+                session_root = _ray_temp_dir()
+                ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=session_root, **common)
         except ConnectionError as exc:
+            _remove_tree(session_root)
             raise ConfigError(f"cannot join the Ray cluster at {b.address!r}: {exc}") from None
+        except BaseException:
+            _remove_tree(session_root)
+            raise
         started_here = True
     try:
         total = ray.cluster_resources()
@@ -359,6 +444,32 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
     finally:
         if started_here:
             ray.shutdown()
+            _remove_tree(session_root)
+
+
+# Ray binds unix sockets such as <temp dir>/session_2024-05-11_20-15-02_123456_4194304/sockets/
+# plasma_store: 65 characters after the temp dir. A socket path holds at most 107 bytes on
+# Linux and 103 on macOS, so the temp dir (base + "/highlights-ray-" + 8) keeps under 38.
+_RAY_TEMP_BASE_MAX = 14
+
+
+def _ray_temp_dir() -> str:
+    """A fresh folder for the session files of a Ray this batch starts (instead of Ray's
+    shared /tmp/ray, where every session stays behind): RAY_TMPDIR or the system temp dir,
+    or /tmp where that path is too long for Ray's sockets."""
+    import tempfile
+
+    base = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    if len(base) > _RAY_TEMP_BASE_MAX and os.path.isdir("/tmp"):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix="highlights-ray-", dir=base)
+
+
+def _remove_tree(path: str | None) -> None:
+    if path:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- batch
@@ -366,7 +477,8 @@ def run_ray(jobs: list[Job], cfg: Config, options: JobOptions, on_result: OnResu
 
 @dataclass
 class BatchResult:
-    matches: list[dict]  # in input order, each {"input", "output", "status", "seconds", "error", "exit_code"}
+    matches: list[dict]  # in input order, each {"input", "output", "status", "seconds", "error", "exit_code",
+    #                      "detector"}
     seconds: float
 
     @property
@@ -380,8 +492,8 @@ class BatchResult:
 
 
 def batch_document(matches: Iterable[dict]) -> dict:
-    keys = ("input", "output", "status", "seconds", "error")
-    return {"matches": [{k: m[k] for k in keys} for m in matches]}
+    keys = ("input", "output", "status", "seconds", "error", "detector")
+    return {"matches": [{k: m.get(k) for k in keys} for m in matches]}
 
 
 def run_batch(
@@ -416,8 +528,9 @@ def run_batch(
     skipped = []
     for job in jobs:
         t = time.perf_counter()
-        if is_complete(job, cfg_hash):
-            skipped.append(_result(job, "skipped", time.perf_counter() - t))
+        rec = completion_record(job, cfg_hash)
+        if rec is not None:
+            skipped.append(_skipped(job, rec, time.perf_counter() - t))
         else:
             todo.append(job)
     if on_start:

@@ -17,10 +17,13 @@ from pipeline.errors import ConfigError
 
 from .conftest import REPO, run_cli
 
-MATCH_KEYS = {"input", "output", "status", "seconds", "error"}
+MATCH_KEYS = {"input", "output", "status", "seconds", "error", "detector"}
 # Short generated clips hold no goal; a low bar lets a segment through so reels get rendered.
 SETTINGS = ("--detector", "classic", "--target-duration", "6",
             "--set", "segments.min_prominence=0", "--set", "segments.min_score=-10")
+
+
+CLASSIC = {"backend": "classic", "weights": None, "auto_reason": None}
 
 
 def make_matches(root: Path, first: Path) -> dict[str, Path]:
@@ -67,10 +70,32 @@ def stale_temps(root: Path) -> list[Path]:
 def test_manifest_text_comments_blank_lines_relative_paths(tmp_path):
     (tmp_path / "lists").mkdir()
     m = tmp_path / "lists" / "matches.txt"
-    m.write_text("# round 1\n\nmatch1.mp4\n  ../clips/match2.mp4  # the away game\n/abs/match3.mp4\n")
+    m.write_text("# round 1\n\nmatch1.mp4\n  # the away game:\n  ../clips/match2.mp4  \n/abs/match3.mp4\n")
     paths = batch.read_manifest(m)
     root = tmp_path.resolve()
     assert paths == [root / "lists" / "match1.mp4", root / "clips" / "match2.mp4", Path("/abs/match3.mp4")]
+
+
+def test_manifest_keeps_every_real_file_name(tmp_path):
+    """`#` inside a name, a leading `[`, and the byte order mark a Windows editor writes
+    before the first line: each names the file it says."""
+    names = ["my match #2.mp4", "final #3 # replay.mp4", "[HD] derby.mp4"]
+    m = tmp_path / "matches.txt"
+    m.write_bytes("\ufeff".encode() + "".join(f"{n}\n" for n in names).encode())
+    assert batch.read_manifest(m) == [tmp_path.resolve() / n for n in names]
+    m.write_bytes("\ufeff".encode() + json.dumps(names).encode())  # a JSON list with a BOM
+    assert batch.read_manifest(m) == [tmp_path.resolve() / n for n in names]
+
+
+def test_manifest_end_to_end_with_bom_and_hash_in_a_name(tmp_path, small_match):
+    clip = tmp_path / "my match #2.mp4"
+    clip.write_bytes(small_match.read_bytes())
+    m = tmp_path / "round.txt"
+    m.write_text("\ufeff# round 12\nmy match #2.mp4\n", encoding="utf-8")  # what Notepad saves
+    r = run_cli("batch", "--manifest", m, "-o", tmp_path / "out", "--no-render", *SETTINGS)
+    assert r.returncode == 0, r.stderr
+    (match,) = read_batch(tmp_path / "out")["matches"]
+    assert match["status"] == "done" and Path(match["input"]) == clip.resolve()
 
 
 def test_manifest_json_list_and_bad_manifests(tmp_path):
@@ -83,6 +108,11 @@ def test_manifest_json_list_and_bad_manifests(tmp_path):
     m.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="list of path strings"):
         batch.read_manifest(m)
+    for suffix in (".json", ".txt"):  # a JSON object is not one path named `{"a": 1}`
+        obj = tmp_path / f"obj{suffix}"
+        obj.write_text('{"a": 1}')
+        with pytest.raises(ConfigError, match="JSON manifest must be a list of path strings"):
+            batch.read_manifest(obj)
     with pytest.raises(ConfigError, match="not found"):
         batch.read_manifest(tmp_path / "absent.txt")
     with pytest.raises(ConfigError, match="no input"):
@@ -148,6 +178,7 @@ def test_one_bad_file_fails_alone_with_its_error(first_batch, matches):
     for name in ("small", "second"):
         assert_complete(out / name)
     assert "broken.mp4" in r.stderr and "1 failed" in r.stderr  # the summary lists the failure
+    assert by_input["small.mp4"]["detector"] == CLASSIC and bad["detector"] is None
 
 
 def test_rerun_skips_completed_matches(first_batch, matches):
@@ -156,8 +187,10 @@ def test_rerun_skips_completed_matches(first_batch, matches):
     t0 = time.perf_counter()
     r = run_cli("batch", matches["a"], matches["bad"], matches["b"], "-o", out, *SETTINGS)
     assert r.returncode == 3, r.stderr
-    statuses = [m["status"] for m in read_batch(out)["matches"]]
+    doc = read_batch(out)
+    statuses = [m["status"] for m in doc["matches"]]
     assert statuses == ["skipped", "failed", "skipped"], r.stderr  # the failed one is tried again
+    assert doc["matches"][0]["detector"] == CLASSIC  # a skipped match still says what detected it
     assert {p: p.stat().st_mtime_ns for p in (out / "small").iterdir() if p.is_file()} == before
     assert "2 skipped" in r.stderr
     print(f"first batch {first_s:.1f} s, re-run with everything skipped {time.perf_counter() - t0:.1f} s")
@@ -218,3 +251,105 @@ def test_sigkill_mid_run_then_rerun_completes_cleanly(tmp_path, matches):
     for m in doc["matches"]:
         assert_complete(Path(m["output"]))
     assert stale_temps(out) == []
+
+
+@pytest.fixture(scope="module")
+def long_matches(tmp_path_factory) -> list[Path]:
+    """Two 30 s clips: long enough that a kill lands while both workers are mid-match."""
+    from pipeline import synth
+
+    root = tmp_path_factory.mktemp("batch_long")
+    paths = [root / "long1.mp4", root / "long2.mp4"]
+    for seed, p in enumerate(paths, start=5):
+        synth.generate(p, duration_s=30.0, seed=seed, size=(320, 180))
+    return paths
+
+
+def _alive(pids: list[int]) -> list[int]:
+    import psutil
+
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds worker processes through /proc")
+def test_sigkill_of_the_batch_kills_its_workers_and_the_rerun_takes_their_folders(tmp_path, long_matches):
+    """`kill -9` of the batch process alone (not its process group): its pool workers must
+    die with it, or they keep their match folders locked and the re-run fails them (exit 5)."""
+    import psutil
+
+    out = tmp_path / "out"
+    args = ["batch", *map(str, long_matches), "-o", str(out), "--workers", "2", *SETTINGS]
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    markers = [out / p.stem / batch.MARKER for p in long_matches]
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not all(m.exists() for m in markers):
+            time.sleep(0.05)
+        time.sleep(1.0)  # both workers hold their folder's lock and are analysing
+        workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        assert proc.poll() is None and all(m.exists() for m in markers), "the batch never got both matches going"
+        os.kill(proc.pid, signal.SIGKILL)  # the batch process only, as `kill -9 PID` does
+        proc.wait()
+        assert len(workers) >= 2, workers
+        deadline = time.monotonic() + 5
+        while _alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _alive(workers)
+    finally:
+        for pid in _alive(workers):  # never leave them behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert left == [], f"worker processes {left} outlived their batch"
+    assert not any((out / p.stem / "done.json").exists() for p in long_matches), "a match finished before the kill"
+
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "in use" not in r.stderr
+    doc = read_batch(out)
+    assert [m["status"] for m in doc["matches"]] == ["done", "done"], r.stderr
+    for m in doc["matches"]:
+        assert_complete(Path(m["output"]))
+    assert stale_temps(out) == []
+
+
+# ----------------------------------------------------------------------------- detector choice
+
+
+def test_wrong_weights_with_auto_fail_every_match_with_exit_4(tmp_path, small_match):
+    """The default --detector auto with a mistyped --weights must not quietly run classic."""
+    out = tmp_path / "out"
+    r = run_cli("batch", small_match, "-o", out, "--weights", tmp_path / "typo.onnx", "--no-render")
+    assert r.returncode == 4, r.stderr
+    (m,) = read_batch(out)["matches"]
+    assert m["status"] == "failed" and "typo.onnx not found" in m["error"] and m["detector"] is None
+    assert "typo.onnx not found" in r.stderr and not (out / "small" / "done.json").exists()
+
+
+def test_batch_json_records_why_auto_chose_classic(tmp_path, small_match, monkeypatch):
+    from pipeline.config import load_config
+    from pipeline.detect import yolo
+
+    empty = tmp_path / "models"
+    empty.mkdir()
+    real = yolo.resolve_weights
+    monkeypatch.setattr(yolo, "resolve_weights", lambda w, models_dir=empty: real(w, models_dir))
+    out = tmp_path / "out"
+    jobs = batch.plan_jobs([small_match], out)
+    cfg = load_config(None, [])  # detect.backend auto, weights null: look in models/
+    (m,) = batch.run_batch(jobs, out, cfg, batch.JobOptions(render=False)).matches
+    assert m["status"] == "done", m["error"]
+    det = read_batch(out)["matches"][0]["detector"]
+    assert det["backend"] == "classic" and det["weights"] is None
+    assert "no weights given and none in" in det["auto_reason"] and str(empty) in det["auto_reason"]
+    (again,) = batch.run_batch(jobs, out, cfg, batch.JobOptions(render=False)).matches
+    assert again["status"] == "skipped" and again["detector"] == det  # from done.json

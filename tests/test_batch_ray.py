@@ -22,11 +22,17 @@ pytestmark = pytest.mark.skipif(ray is None, reason="ray is not installed (pip i
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    import shutil
+    import tempfile
+
+    # A short temp folder of its own (Ray's socket paths must fit in 107 bytes), not /tmp/ray.
+    temp_dir = tempfile.mkdtemp(prefix="hl-test-ray-", dir="/tmp")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING", _temp_dir=temp_dir)
     try:
         yield
     finally:
         ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_ray_engine_streams_results_and_writes_the_same_batch_json(tmp_path, small_match, local_ray):
@@ -58,3 +64,34 @@ def test_ray_engine_streams_results_and_writes_the_same_batch_json(tmp_path, sma
     again = batch.run_batch(jobs, out, cfg, batch.JobOptions(target_s=6.0))
     assert [x["status"] for x in again.matches] == ["skipped", "failed", "skipped"]
     assert json.loads((out / "batch.json").read_text())["matches"][0]["status"] == "skipped"
+
+
+def _ray_sessions() -> set[str]:
+    root = Path("/tmp/ray")
+    return {p.name for p in root.iterdir()} if root.is_dir() else set()
+
+
+def _highlights_temp_dirs() -> set[Path]:
+    import tempfile
+
+    return {p for base in {Path("/tmp"), Path(tempfile.gettempdir())} for p in base.glob("highlights-ray-*")}
+
+
+def test_a_ray_the_batch_starts_leaves_no_session_files_behind(tmp_path, small_match):
+    """`--engine ray` without --address starts its own Ray; its session files (logs,
+    sockets, spilled objects) go to a temp folder that is removed after Ray shuts down,
+    not to /tmp/ray where every run used to leave a session_* folder."""
+    from .conftest import run_cli
+    from .test_batch import CLASSIC, SETTINGS
+
+    # The CLI subprocess starts a Ray of its own even while this process runs one: without
+    # --address it never joins another (its fresh temp folder names no running cluster).
+    before_sessions, before_dirs = _ray_sessions(), _highlights_temp_dirs()
+    out = tmp_path / "out"
+    r = run_cli("batch", small_match, "-o", out, "--engine", "ray", "--workers", "1", "--no-render", *SETTINGS,
+                timeout=300)
+    assert r.returncode == 0, r.stderr
+    (m,) = read_batch(out)["matches"]
+    assert m["status"] == "done" and m["detector"] == CLASSIC
+    assert _ray_sessions() - before_sessions == set(), "the batch left session files in /tmp/ray"
+    assert _highlights_temp_dirs() - before_dirs == set(), "the batch's Ray temp folder is still there"

@@ -136,11 +136,35 @@ def test_missing_weights_fail_fast_with_a_pointer_to_the_readme(tmp_path):
     assert WeightsError.exit_code == 4
 
 
-def test_auto_falls_back_to_classic_and_says_why(tmp_path):
-    det = get_detector(cfg(f"detect.weights={tmp_path / 'absent.onnx'}").detect, "auto")
+def test_auto_without_weights_falls_back_to_classic_and_says_why(tmp_path, monkeypatch):
+    from pipeline.detect import yolo
+
+    empty = tmp_path / "models"
+    empty.mkdir()
+    real = yolo.resolve_weights
+    monkeypatch.setattr(yolo, "resolve_weights", lambda w, models_dir=empty: real(w, models_dir))
+    det = get_detector(cfg().detect, "auto")  # the default: weights null, models/ has none
     assert det.name == "classic"
     info = det.describe()
-    assert info["requested"] == "auto" and "not found" in info["auto"]
+    assert info["requested"] == "auto" and "none in" in info["auto"] and info["weights"] is None
+
+
+@pytest.mark.parametrize("backend", ["auto", "yolo", "classic"])
+def test_named_weights_that_do_not_resolve_are_exit_4_whatever_the_backend(tmp_path, backend):
+    """A mistyped --weights must stop the run, not quietly give the classic detector."""
+    for weights in (tmp_path / "absent.onnx", "surely_not_a_model_name_xyz.pt"):
+        with pytest.raises(WeightsError, match="not found") as exc:
+            get_detector(cfg(f"detect.weights={weights}").detect, backend)
+        assert exc.value.exit_code == 4 and "models/README.md" in str(exc.value)
+
+
+def test_run_with_a_wrong_weights_path_and_auto_exits_4(tmp_path, small_match):
+    from .conftest import run_cli
+
+    r = run_cli("run", small_match, "-o", tmp_path / "out", "--weights", tmp_path / "typo.onnx")
+    assert r.returncode == 4, r.stderr
+    assert "typo.onnx not found" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "segments.json").exists()
 
 
 # --- generated frames ------------------------------------------------------------------------

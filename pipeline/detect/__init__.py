@@ -1,7 +1,8 @@
 """Detection stage: frames in, per-frame Detections (source pixels) out.
 
-Backends register by name (`yolo`, `classic`); `auto` picks yolo when its weights resolve
-locally and classic otherwise, and says so in `describe()["auto"]`. `run_detection` runs a
+Backends register by name (`yolo`, `classic`); `auto` picks yolo when weights resolve
+locally and, when none were named, classic otherwise, saying so in `describe()["auto"]`;
+named weights that do not resolve are a WeightsError for every backend. `run_detection` runs a
 detector over a frame stream in batches and adds jersey-colour team labels.
 """
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Detector", "available", "get_detector", "read_detections", "register", "run_detection", "detect_video",
-    "write_detections",
+    "weights_given", "write_detections",
 ]
 
 
@@ -46,24 +47,34 @@ class _AutoChoice:
         return {**self._inner.describe(), "requested": "auto", "auto": self.reason}
 
 
+def weights_given(cfg: DetectConfig) -> bool:
+    """True when the config names weights (`--weights`, `--set detect.weights=...`, a
+    `--config` file): the default, null, means "the first *.onnx / *.pt in models/"."""
+    return cfg.weights is not None and str(cfg.weights).strip() != ""
+
+
 def get_detector(cfg: DetectConfig, backend: str | None = None) -> Detector:
     """Build the configured backend (`backend` overrides `cfg.backend`, e.g. from --detector).
 
-    `yolo` raises WeightsError when the weights do not resolve locally; `auto` falls back to
-    `classic` then, logging the reason.
+    Weights that were named (see `weights_given`) and do not resolve locally raise
+    WeightsError whatever the backend: a mistyped path must not quietly give another
+    detector. Only without named weights does `auto` fall back to `classic` when models/
+    holds none, recording why in describe()["auto"]; `yolo` raises WeightsError then.
     """
     _register_yolo()
     name = backend or cfg.backend
-    if name != "auto":
-        return build(name, cfg)
     from .yolo import resolve_weights
 
-    try:
-        path = resolve_weights(cfg.weights)
-    except WeightsError as exc:
-        reason = f"classic: {exc}"
-        log.warning("detector auto -> %s", reason)
-        return _AutoChoice(build("classic", cfg), reason)
+    path = resolve_weights(cfg.weights) if weights_given(cfg) else None
+    if name != "auto":
+        return build(name, cfg)
+    if path is None:
+        try:
+            path = resolve_weights(None)
+        except WeightsError as exc:
+            reason = f"classic: {exc}"
+            log.warning("detector auto -> %s", reason)
+            return _AutoChoice(build("classic", cfg), reason)
     reason = f"yolo: weights {path} found locally"
     log.info("detector auto -> %s", reason)
     return _AutoChoice(build("yolo", cfg), reason)
