@@ -85,13 +85,13 @@ def config_options(f):
 
 
 def load_cfg(config_path, overrides, extra: dict | None = None):
-    from .config import load_config
+    """The config file and --set overrides, then the command's own options (`extra`,
+    dotted keys; None = not given) as typed values, validated like --set."""
+    from .config import load_config, with_updates
 
-    sets = list(overrides)
-    for key, value in (extra or {}).items():
-        if value is not None:
-            sets.append(f"{key}={value}")
-    return load_config(config_path, sets)
+    cfg = load_config(config_path, list(overrides))
+    given = {k: v for k, v in (extra or {}).items() if v is not None}
+    return with_updates(cfg, **given) if given else cfg
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -263,15 +263,9 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
 
 
 def _render_step(out: Path, video: str, sel_segments, cfg, mode: str | None) -> tuple[Path, dict, float]:
-    import time as _time
+    from . import run as runmod
 
-    from . import render as rendermod
-
-    t0 = _time.perf_counter()
-    reel = out / "reel.mp4"
-    with progress("render", 1.0) as update:
-        info = rendermod.render_reel(video, sel_segments, reel, cfg.render, progress=update, mode=mode)
-    return reel, info, _time.perf_counter() - t0
+    return runmod.render_to(out, video, sel_segments, cfg, mode, RichReporter())
 
 
 @cli.command()
@@ -291,14 +285,15 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
 
     from . import run as runmod
 
-    cfg = _analysis_cfg(config_path, overrides, detector, weights)
-    if target_duration:  # recorded in OUT/config.yaml, so rescore and reruns keep it
-        cfg = cfg.model_copy(update={"segments": cfg.segments.model_copy(update={"target_duration_s": target_duration})})
+    # The target goes through the config (validated, and recorded in OUT/config.yaml, so
+    # rescore and reruns keep it).
+    cfg = load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights,
+                                            "segments.target_duration_s": target_duration})
     out = runmod.prepare(Path(out), force)
     a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
     runmod.save_state(out, a, cfg)
     t0 = _time.perf_counter()
-    sel = runmod.select_segments(a.timeline, cfg, target_duration)
+    sel = runmod.select_segments(a.timeline, cfg)
     runmod.write_outputs(out, runmod.analysis_doc(a), a.timeline, sel, cfg)
     timings = dict(a.timings, select=_time.perf_counter() - t0)
     t1 = _time.perf_counter()
@@ -329,17 +324,18 @@ def rescore(out, target_duration, no_render, report, render_mode, config_path, o
     from . import run as runmod
     from .config import load_config
 
-    out = Path(out)
-    doc, timeline = runmod.load_state(out)
+    from .outputs import open_output_dir
+
+    out = open_output_dir(Path(out))  # no other run writes here meanwhile
     base = out / "config.yaml"
-    cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
-    if target_duration:
-        cfg = cfg.model_copy(update={"segments": cfg.segments.model_copy(update={"target_duration_s": target_duration})})
+    sets = list(overrides) + ([f"segments.target_duration_s={target_duration}"] if target_duration is not None else [])
+    cfg = load_config(config_path or (base if base.exists() else None), sets)
+    doc, timeline = runmod.load_state(out, cfg, RichReporter(), need_input=not no_render)
     used = doc.get("config_sections", {})
     now = runmod.analysis_config(cfg)
-    changed = [k for k in runmod.ANALYSIS_SECTIONS if k in used and now[k] != used[k]]
+    changed = [k for k in runmod.ANALYSIS_SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
     t0 = _time.perf_counter()
-    sel = runmod.select_segments(timeline, cfg, target_duration)
+    sel = runmod.select_segments(timeline, cfg)
     runmod.write_outputs(out, doc, timeline, sel, cfg)
     timings = {"select": _time.perf_counter() - t0}
     if report:
@@ -368,16 +364,27 @@ def render(out, selection, render_mode, config_path, overrides):
     from .report.files import read_segments, segments_from_document
     from .report.files import read_selection
 
-    out = Path(out)
-    doc, _ = runmod.load_state(out)
+    from .errors import OutputError
+    from .outputs import open_output_dir
+
+    out = open_output_dir(Path(out))  # no other run writes here meanwhile
     base = out / "config.yaml"
     cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
-    segs = segments_from_document(read_segments(out))
+    doc, _ = runmod.load_state(out, cfg, RichReporter(), need_input=True)
+    seg_doc = read_segments(out)
+    if seg_doc["input"]["fingerprint"] != doc["fingerprint"]:
+        raise OutputError(f"{out}/segments.json describes another input than {out}/analysis.json; "
+                          f"run `highlights rescore {out}` to rewrite it")
+    segs = segments_from_document(seg_doc)
+    notes: list[str] = []
     if selection:
-        chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"])
+        chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"],
+                                config_fp=seg_doc.get("config_fingerprint"), notes=notes)
     else:
         chosen = [s for s in segs if s.selected]
     reel, info, seconds = _render_step(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode)
+    for n in notes:
+        click.echo(f"note      {n}", err=True)
     click.echo(f"reel      {reel} ({sum(s.duration for s in chosen):.1f} s, {len(chosen)} segments, {seconds:.1f} s to render)")
 
 
@@ -470,7 +477,9 @@ def eval_detector_cmd(frames_dir, detector, weights, tile, limit, as_json, confi
 
     cfg = _analysis_cfg(config_path, overrides, detector, weights)
     if tile is not None:
-        cfg = cfg.model_copy(update={"detect": cfg.detect.model_copy(update={"tile": tile})})
+        from .config import with_updates
+
+        cfg = with_updates(cfg, **{"detect.tile": tile})
     det = get_detector(cfg.detect)
     with progress("frames", None) as update:
         res = eval_detector(frames_dir, det, limit=limit, progress=lambda i: update(i))
@@ -511,7 +520,7 @@ def bench(video, detector, weights, as_json, config_path, overrides):
 @cli.command()
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
-              help="Inputs from a file: one path per line (# comments; relative to the manifest) or a JSON list.")
+              help="Inputs from a file: one path per line (whole-line # comments; relative to the manifest) or a JSON list of paths.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True,
               help="Output folder: one subfolder per match, and batch.json.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
@@ -539,15 +548,18 @@ def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_pe
     """
     from . import batch as batchmod
 
-    cfg = _analysis_cfg(config_path, overrides, detector, weights)
+    cfg = load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights,
+                                            "segments.target_duration_s": target_duration})
     given = {"engine": engine, "workers": workers, "address": address, "gpus_per_job": gpus_per_job,
              "cpus_per_job": cpus_per_job}
     updates = {k: v for k, v in given.items() if v is not None}
-    cfg = cfg.model_copy(update={"batch": type(cfg.batch).model_validate(cfg.batch.model_dump() | updates)})
+    from .config import with_updates
+
+    cfg = with_updates(cfg, **{f"batch.{k}": v for k, v in updates.items()})
     if cfg.batch.engine != "ray" and (address or gpus_per_job or cpus_per_job):
         raise ConfigError("--address, --gpus-per-job and --cpus-per-job need --engine ray")
     jobs = batchmod.plan_jobs(batchmod.collect_inputs(inputs, manifest), out)
-    options = batchmod.JobOptions(target_s=target_duration, render=not no_render, force=force)
+    options = batchmod.JobOptions(render=not no_render, force=force)  # the target rides in cfg
     console = _console()
     counts = {"done": 0, "skipped": 0, "failed": 0}
     with progress("matches", float(len(jobs))) as update:
@@ -574,8 +586,9 @@ def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_pe
 def report(out, truth):
     """Rewrite OUT/timeline.png and OUT/report.html from OUT's analysis and segments.json."""
     from . import run as runmod
+    from .outputs import open_output_dir
 
-    paths = runmod.write_reports(Path(out), truth=truth, reporter=RichReporter())
+    paths = runmod.write_reports(open_output_dir(Path(out)), truth=truth, reporter=RichReporter())
     click.echo(f"plot      {paths['timeline_png']}")
     click.echo(f"report    {paths['report_html']} (open it in a browser; it plays the source video)")
 

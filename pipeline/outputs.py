@@ -27,16 +27,31 @@ def _umask() -> int:
     return mask
 
 
+TEMP_TOKEN = "hl-tmp"  # in the name of every temp file this package writes, and only those
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\." + re.escape(TEMP_TOKEN) + r"(\.[A-Za-z0-9]+)*$")
+
+
+def temp_path(target: str | os.PathLike, ext: str = "") -> Path:
+    """A new empty temp file beside `target`, named `.<name>.<8 random>.hl-tmp<ext>`.
+
+    Only names of this shape are removed by `clean_stale_temps`: a user's `x.tmp.mp4` or
+    `.x.part1.mp4` is never mistaken for one of ours. `ext` keeps tools that choose a format
+    by extension (ffmpeg, moviepy) happy: `.mp4`, `.part0.mp4`, `.m4a`.
+    """
+    target = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{TEMP_TOKEN}{ext}", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then rename tmp onto `path`; the temp file never survives."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        tmp = temp_path(path)
     except OSError as exc:
         raise OutputError(f"cannot write in {path.parent}: {exc.strerror}") from None
-    tmp = Path(name)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -64,22 +79,45 @@ def finalize_mode(path: str | os.PathLike) -> None:
 
 
 def prepare_output_dir(out: str | os.PathLike, force: bool = False) -> Path:
-    """Create OUT, or accept one this tool made before; refuse a foreign non-empty folder."""
+    """Create OUT, or accept one this tool made before; refuse a foreign non-empty folder.
+    Takes OUT's lock (one writer per folder) and removes temps a killed run left there."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists() and not force:
-        raise OutputError(f"{out} exists and was not made by highlights; use --force to write into it")
     try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out} exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists() and not force:
+            raise OutputError(f"{out} exists and was not made by highlights; use --force to write into it")
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).touch()
     except OSError as exc:
-        raise OutputError(f"cannot create output folder {out}: {exc.strerror}") from None
+        raise OutputError(f"cannot create output folder {_short(out)}: {exc.strerror or exc}") from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{out} is not writable")
     _lock(out)
     clean_stale_temps(out)  # safe now: no other process is writing here
     return out
+
+
+def open_output_dir(out: str | os.PathLike) -> Path:
+    """An existing output folder a command rewrites (rescore, render, report): it must be
+    one highlights made, and its lock is taken, so no other run writes there meanwhile."""
+    out = Path(out)
+    try:
+        made_here = (out / MARKER).is_file()
+    except OSError as exc:
+        raise OutputError(f"cannot open output folder {_short(out)}: {exc.strerror or exc}") from None
+    if not made_here:
+        raise OutputError(f"{out} holds no analysis (run `highlights run` or `analyze` first)")
+    if not os.access(out, os.W_OK):
+        raise OutputError(f"{out} is not writable")
+    _lock(out)
+    clean_stale_temps(out)
+    return out
+
+
+def _short(path: Path, limit: int = 120) -> str:
+    s = str(path)
+    return s if len(s) <= limit else s[: limit // 2] + "..." + s[-limit // 2:]
 
 
 def _lock(out: Path) -> None:
@@ -113,30 +151,79 @@ def release_output_dir(out: str | os.PathLike | None = None) -> None:
             os.close(fd)  # closing the last descriptor of the open file drops its flock
 
 
-_TEMP_NAME = re.compile(r"(\.tmp$|\.tmp\.|\.tmpTEMP_MPY|^\..+\.part\d+\.mp4$)")
-
-
 def is_temp_name(name: str) -> bool:
-    """Names the writers of this package give their temp files: `*.tmp`, `*.tmp.<ext>`
-    (mkstemp names such as `.reel.k3j2h1x0.tmp.mp4`), and moviepy's audio temp beside them."""
-    return name != MARKER and bool(_TEMP_NAME.search(name))
+    """True for the names `temp_path` gives: `.<name>.<8 random>.hl-tmp[.<ext>...]`."""
+    return name != MARKER and bool(_TEMP_NAME.match(name))
+
+
+OWN_SUBFOLDERS = ("cache", "thumbs")  # folders of OUT that only this package writes into
 
 
 def clean_stale_temps(out: Path) -> list[Path]:
     """Remove temp files a killed run left behind (SIGKILL, power cut: no `finally` ran).
 
-    Temp files never look like outputs (their names hold `.tmp`), so this is tidiness and
-    disk space, not correctness: a half-written file is never mistaken for a result.
+    Only files named by `temp_path` go, in OUT itself and in the folders this package makes
+    there (`cache/`, `thumbs/`); links are never followed, and a user's file is never
+    removed because its name looks like a temp file (`x.tmp.mp4`, `.x.part1.mp4`). Temp files
+    never look like outputs, so this is tidiness and disk space, not correctness.
     """
+    out = Path(out)
+    candidates: list[Path] = []
+    try:
+        candidates += [e for e in out.iterdir()]
+    except OSError:
+        return []
+    for sub in OWN_SUBFOLDERS:
+        root = out / sub
+        if root.is_symlink() or not root.is_dir():
+            continue
+        for folder, dirs, files in os.walk(root, followlinks=False):
+            candidates += [Path(folder) / f for f in files]
     removed = []
-    for p in out.rglob("*"):
-        if p.is_file() and is_temp_name(p.name):
+    for p in candidates:
+        if is_temp_name(p.name) and p.is_file() and not p.is_symlink():
             try:
                 p.unlink()
             except OSError:  # gone already, or not ours to remove: leave it
                 continue
             removed.append(p)
     return removed
+
+
+def record_output(out: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Note in OUT's marker that `path` (a file in OUT) is one this package wrote, with its
+    size and time, so a later run may replace or remove it and never a user's file of the
+    same name. The marker is rewritten in place: its inode carries the folder's lock."""
+    out, path = Path(out), Path(path)
+    ledger = _read_ledger(out)
+    st = path.stat()
+    ledger[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        fd = os.open(out / MARKER, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"written": ledger}, f)
+    except OSError as exc:
+        raise OutputError(f"cannot update {out / MARKER}: {exc.strerror or exc}") from None
+
+
+def _read_ledger(out: Path) -> dict:
+    try:
+        doc = json.loads((out / MARKER).read_text(encoding="utf-8") or "{}")
+        ledger = doc.get("written", {}) if isinstance(doc, dict) else {}
+        return ledger if isinstance(ledger, dict) else {}
+    except (OSError, ValueError):
+        return {}  # no ledger (older folder) or a torn one: nothing counts as ours
+
+
+def written_here(out: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """True when `path` in OUT is the very file this package recorded writing there."""
+    out, path = Path(out), Path(path)
+    rec = _read_ledger(out).get(path.name)
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return isinstance(rec, dict) and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
 
 
 def _reel_key(doc: Any) -> tuple | None:
@@ -150,7 +237,8 @@ def _reel_key(doc: Any) -> tuple | None:
 def drop_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: str = "reel.mp4") -> bool:
     """Remove OUT/reel.mp4 before a segments.json with another input or selection replaces
     the one it was rendered from: a reel that no longer matches the evidence must not stay
-    beside it (a later render, or an interrupted one, would otherwise leave it lying)."""
+    beside it (a later render, or an interrupted one, would otherwise leave it lying).
+    Only a reel this package wrote (`record_output`) is removed."""
     out = Path(out)
     reel = out / reel_name
     if not reel.exists():
@@ -162,6 +250,8 @@ def drop_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: s
     old_key = _reel_key(old)
     if old_key is not None and old_key == _reel_key(new_segments_doc):
         return False
+    if not written_here(out, reel):
+        return False  # a user's own reel.mp4 (a --force folder): never ours to remove
     try:
         reel.unlink()
     except OSError as exc:
@@ -173,11 +263,11 @@ def disk_full(folder: str | os.PathLike, probe_bytes: int = 256 * 1024) -> bool:
     """True when `folder` cannot take `probe_bytes` more: tells a failed external writer
     (ffmpeg reporting only a broken pipe or a missing moov) apart from other failures."""
     try:
-        fd, name = tempfile.mkstemp(prefix=".space.", suffix=".tmp", dir=folder)
+        name = temp_path(Path(folder) / "space")
     except OSError as exc:
         return exc.errno == 28
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(name, "wb") as f:
             f.write(b"\0" * probe_bytes)
             f.flush()
             os.fsync(f.fileno())

@@ -9,9 +9,13 @@ stages. `select_segments`, `render` and `write_reports` are cheap and re-run fro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
+import os
 import platform
+import re
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -24,12 +28,12 @@ import numpy as np
 from . import media
 from .config import Config
 from .errors import MediaError, OutputError
-from .outputs import drop_stale_reel, prepare_output_dir, write_json, write_text
+from .outputs import drop_stale_reel, prepare_output_dir, record_output, write_json, write_text
 from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "4"  # bump when analysis code changes what a cached timeline holds
+ANALYSIS_VERSION = "5"  # bump when analysis code changes what a cached timeline holds
 ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 
@@ -134,7 +138,7 @@ def analyze(
     from .signals.audio import audio_signals, missing_audio
     from .signals.motion import motion_signals
     from .signals.shots import SCALE_NAMES
-    from .signals.timeline import build_timeline, read_timeline, write_timeline
+    from .signals.timeline import build_timeline, write_timeline
     from .track import track as track_objects, write_tracks
 
     reporter = reporter or QuietReporter()
@@ -150,14 +154,18 @@ def analyze(
     key = analysis_key(fp, cfg)
     cache_dir = Path(cache_root) / key[:16]
     meta_path = cache_dir / "analysis.json"
-    if reuse_cache and meta_path.exists() and (cache_dir / "timeline.parquet").exists():
-        meta = json.loads(meta_path.read_text())
-        timeline = read_timeline(cache_dir / "timeline.parquet")
-        reporter.message(f"analysis cache hit: {cache_dir} (same input and config; video not decoded again)")
-        return Analysis(video, info, fp, key, cache_dir, timeline, meta["detector"], True,
-                        {"analysis": time.perf_counter() - started,
-                         **{f"cached_{k}": v for k, v in meta.get("timings", {}).items()}},
-                        meta.get("notes", []))
+    if reuse_cache and meta_path.exists():
+        try:
+            meta, timeline = read_cache(cache_dir, fp, key)
+        except CacheDamaged as exc:
+            reporter.message(f"note: analysis cache {cache_dir} is damaged ({exc}): analysing again")
+        else:
+            reporter.message(f"analysis cache hit: {cache_dir} (same input and config; video not decoded again)")
+            return Analysis(video, info, fp, key, cache_dir, timeline, meta["detector"], True,
+                            {"analysis": time.perf_counter() - started,
+                             **{f"cached_{k}": v for k, v in meta.get("timings", {}).items()}},
+                            list(meta.get("notes", [])))
+    _check_writable(cache_dir)
     notes: list[str] = []
     duration = info.duration_s
     sc = cfg.signals
@@ -261,8 +269,66 @@ def analyze(
         "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
         "config": analysis_config(cfg), "detector": detector_doc,
         "frames": stats, "timings": timings, "notes": notes,
+        "timeline_sha256": _sha256(cache_dir / "timeline.parquet"),
     })
     return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
+
+
+class CacheDamaged(Exception):
+    """A cache entry that cannot be trusted: unreadable, truncated, or not this input's."""
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_writable(cache_dir: Path) -> None:
+    """Fail before any decoding when the analysis cannot be cached (a read-only --cache-dir)."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the cache folder {cache_dir}: {exc.strerror or exc}; "
+                          "give --cache-dir a folder you can write") from None
+    if not os.access(cache_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"cache folder {cache_dir} is not writable; give --cache-dir a folder you can write")
+
+
+def read_cache(cache_dir: Path, fingerprint: str, key: str | None = None) -> tuple[dict, Timeline]:
+    """The cached analysis of one input: its record and its timeline, both checked.
+
+    The record must name this input (fingerprint) and key, and the timeline file must be
+    the very one written with it (sha256): a truncated, swapped or hand-edited file raises
+    `CacheDamaged`, and the caller analyses again instead of using it.
+    """
+    from .signals.timeline import read_timeline
+
+    meta_path, tl_path = cache_dir / "analysis.json", cache_dir / "timeline.parquet"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CacheDamaged(f"{meta_path.name} unreadable: {type(exc).__name__}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("detector"), dict) or not isinstance(meta.get("notes", []), list):
+        raise CacheDamaged(f"{meta_path.name} is not a cache record")
+    if meta.get("fingerprint") != fingerprint or (key is not None and meta.get("key") != key):
+        raise CacheDamaged(f"{meta_path.name} belongs to another input or config")
+    if not tl_path.is_file():
+        raise CacheDamaged(f"{tl_path.name} is missing")
+    try:
+        if meta.get("timeline_sha256") != _sha256(tl_path):
+            raise CacheDamaged(f"{tl_path.name} is not the file written with this record (truncated or replaced)")
+        timeline = read_timeline(tl_path)
+    except CacheDamaged:
+        raise
+    except Exception as exc:  # pyarrow's errors for a damaged file have no common base
+        raise CacheDamaged(f"{tl_path.name} unreadable: {type(exc).__name__}") from None
+    return meta, timeline
 
 
 def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: Config) -> list[tuple[float, float]]:
@@ -497,17 +563,98 @@ def save_state(out: Path, a: Analysis, cfg: Config) -> None:
         "media": a.info.to_dict(), "notes": a.notes, "config_sections": analysis_config(cfg)})
 
 
-def load_state(out: Path) -> tuple[dict, Timeline]:
-    from .signals.timeline import read_timeline
+def _damaged_state(out: Path, what: str) -> OutputError:
+    return OutputError(f"{out}/analysis.json is damaged or was edited by hand ({what}); "
+                       f"run `highlights run` (or `analyze`) into {out} again")
 
+
+def read_state(out: Path) -> dict:
+    """OUT/analysis.json, every value checked before use: it names the input, its
+    fingerprint and the cache folder that later commands read and write."""
     p = Path(out) / "analysis.json"
     if not p.exists():
         raise OutputError(f"{out} holds no analysis (run `highlights run` or `analyze` first)")
-    doc = json.loads(p.read_text())
-    tl = Path(doc["cache_dir"]) / "timeline.parquet"
-    if not tl.exists():
-        raise OutputError(f"cached timeline {tl} is missing; run `highlights analyze` again")
-    return doc, read_timeline(tl)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _damaged_state(out, f"not readable JSON: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise _damaged_state(out, "not an object")
+    for name in ("fingerprint", "key"):
+        if not isinstance(doc.get(name), str) or not _HEX64.match(doc[name]):
+            raise _damaged_state(out, f"{name} is not 64 hex digits")
+    for name in ("input", "cache_dir"):
+        if not isinstance(doc.get(name), str) or not doc[name] or "\0" in doc[name]:
+            raise _damaged_state(out, f"{name} is not a path")
+    d = doc.get("duration")
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
+        raise _damaged_state(out, "duration is not a positive number of seconds")
+    if not isinstance(doc.get("detector"), dict) or not isinstance(doc.get("notes", []), list):
+        raise _damaged_state(out, "detector or notes missing")
+    return doc
+
+
+def check_input(doc: dict, required: bool) -> Path | None:
+    """The analysed input, proved to be the same file still (its fingerprint): a render or
+    rescore must never cut a reel from footage other than the one analysed. None when it
+    is gone and not `required` (evidence can still be rewritten without it)."""
+    video = Path(doc["input"])
+    if not video.is_file():
+        if required:
+            raise MediaError(f"{video}: no such file (the input analysed into this folder has moved or gone)")
+        return None
+    if media.fingerprint(video, float(doc["duration"])) != doc["fingerprint"]:
+        raise MediaError(f"{video} has changed since it was analysed (its fingerprint differs), so the segments "
+                         "would be cut from other footage; run `highlights run` on it again")
+    return video
+
+
+def load_state(out: Path, cfg: Config | None = None, reporter: Reporter | None = None,
+               *, need_input: bool = False) -> tuple[dict, Timeline]:
+    """What rescore, render and report start from: OUT/analysis.json and the cached timeline.
+
+    The input is checked against its fingerprint where it can be read (`need_input`: it
+    must). A cached timeline that is damaged, or not this input's, is analysed again when
+    the input and a `cfg` are at hand (with the analysis settings recorded in OUT), else
+    refused: it is never used.
+    """
+    out = Path(out)
+    reporter = reporter or QuietReporter()
+    doc = read_state(out)
+    video = check_input(doc, need_input)
+    cache_dir = Path(doc["cache_dir"])
+    if not (cache_dir / "analysis.json").exists() and (out / "cache" / doc["key"][:16] / "analysis.json").exists():
+        cache_dir = out / "cache" / doc["key"][:16]  # the folder moved with its cache inside
+    try:
+        _, timeline = read_cache(cache_dir, doc["fingerprint"], doc["key"])
+        return doc | {"cache_dir": str(cache_dir.resolve())}, timeline
+    except CacheDamaged as exc:
+        problem = f"cached analysis {cache_dir} cannot be used ({exc})"
+    if video is None or cfg is None:
+        raise OutputError(f"{problem}; run `highlights analyze` on the input into {out} again")
+    reporter.message(f"note: {problem}: analysing {video.name} again")
+    from .config import _merge, from_dict
+
+    recorded = doc.get("config_sections")
+    same = from_dict(_merge(cfg.to_dict(), recorded)) if isinstance(recorded, dict) else cfg
+    a = analyze(video, same, cache_dir.parent, reporter, reuse_cache=False)
+    save_state(out, a, same)
+    return read_state(out), a.timeline
+
+
+def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config, mode: str | None = None,
+              reporter: Reporter | None = None) -> tuple[Path, dict, float]:
+    """Render `segments` of `video` into OUT/reel.mp4 and note it as ours in OUT's marker
+    (so a later run may replace or remove it, and never a user's file of that name)."""
+    from .render import render_reel
+
+    reporter = reporter or QuietReporter()
+    t0 = time.perf_counter()
+    reel = Path(out) / "reel.mp4"
+    with reporter.stage("render", 1.0) as update:
+        info = render_reel(video, segments, reel, cfg.render, progress=update, mode=mode)
+    record_output(out, reel)
+    return reel, info, time.perf_counter() - t0
 
 
 # Wall-clock steps of a command, one after another; the other timings are stages inside the
@@ -561,13 +708,7 @@ def run_match(
     reel = None
     render_info: dict = {}
     if render and sel.selected:
-        from .render import render_reel
-
-        t0 = time.perf_counter()
-        reel = out / "reel.mp4"
-        with reporter.stage("render", 1.0) as update:
-            render_info = render_reel(video, sel.selected, reel, cfg.render, progress=update)
-        timings["render"] = time.perf_counter() - t0
+        reel, render_info, timings["render"] = render_to(out, video, sel.selected, cfg, reporter=reporter)
     elif render:
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
@@ -595,17 +736,14 @@ def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray
 
     out = Path(out)
     reporter = reporter or QuietReporter()
-    if timeline is None:
-        _, timeline = load_state(out)
-    try:
-        doc = read_segments(out)
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{out}/segments.json cannot be read ({exc}); run `highlights rescore {out}` first") from None
-    for problem in segments_problems(doc)[:5]:
-        reporter.message(f"warning: segments.json: {problem}")
     if cfg is None:
         base = out / "config.yaml"
         cfg = load_config(base if base.exists() else None, [])
+    if timeline is None:
+        _, timeline = load_state(out, cfg, reporter)
+    doc = read_segments(out)
+    for problem in segments_problems(doc)[:5]:
+        reporter.message(f"warning: segments.json: {problem}")
     if score is None:
         score = _saved_score(out, len(timeline.t_s))
     if score is None:

@@ -78,8 +78,10 @@ def real_out(small_match, tmp_path_factory) -> Path:
     from pipeline.config import load_config
 
     cfg = load_config(None, ["detect.backend=classic"])
-    out = tmp_path_factory.mktemp("report") / "out"
-    out.mkdir()
+    from pipeline.outputs import prepare_output_dir, release_output_dir
+
+    out = prepare_output_dir(tmp_path_factory.mktemp("report") / "out")
+    release_output_dir(out)  # the CLI runs below take the folder's lock themselves
     a = R.analyze(small_match, cfg, out / "cache")
     R.save_state(out, a, cfg)
     sel = R.select_segments(a.timeline, cfg, 4.0)
@@ -93,7 +95,7 @@ def test_a_real_run_writes_valid_segments_plot_and_page(real_out):
     the page lists every candidate once and points the player at the input."""
     doc = json.loads((real_out / "segments.json").read_text())
     assert segments_problems(doc) == []
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert (real_out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (real_out / "report.html").read_text()
     assert sorted(re.findall(r'data-segment="([^"]+)"', html)) == sorted(s["id"] for s in doc["segments"])

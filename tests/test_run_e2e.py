@@ -85,7 +85,9 @@ def test_render_selection_by_id_and_refuses_other_inputs(run_out, tmp_path):
     doc = json.loads((out / "segments.json").read_text())
     first = doc["segments"][0]
     sel = tmp_path / "sel.json"
-    sel.write_text(json.dumps({"schema_version": "1.0", "input_fingerprint": doc["input"]["fingerprint"], "segments": [{"id": first["id"]}]}))
+    # An id alone holds under the config that numbered it (its fingerprint rides along).
+    sel.write_text(json.dumps({"schema_version": "1.1", "input_fingerprint": doc["input"]["fingerprint"],
+                               "config_fingerprint": doc["config_fingerprint"], "segments": [{"id": first["id"]}]}))
     r = run_cli("render", out, "--selection", sel)
     assert r.returncode == 0, r.stderr
     assert media.probe(out / "reel.mp4").duration_s == pytest.approx(first["end"] - first["start"], abs=0.3)

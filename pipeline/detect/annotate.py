@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
+from ..outputs import temp_path
 from ..types import BALL, CLASS_NAMES, NO_TEAM, Frame, Tracks
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def write_preview(frames: Iterable[Frame], tracks: Tracks, out_path: str | Path,
     `png_dir` and `png_every` > 0, every `png_every`-th annotated frame is also saved as PNG.
     """
     out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.stem + ".tmp" + out_path.suffix)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(out_path, out_path.suffix)
     times = tracks.t_s
     order = np.argsort(times, kind="stable")
     sorted_t = times[order]

@@ -6,7 +6,10 @@ described by pipeline/schemas/segments.schema.json.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import numpy as np
 from ..outputs import write_json, write_text
 from ..types import Segment, Timeline
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: config_fingerprint; selections carry times with their ids
 SEGMENTS_NAME = "segments.json"
 
 
@@ -39,21 +42,119 @@ def segments_document(
         "weights_used": weights_used,
         "notes": list(notes or []),
         "target_duration": round(float(target_s), 3) if target_s is not None else None,
+        "config_fingerprint": config_fingerprint(fingerprint, config),
         "segments": [s.to_dict() for s in sorted(segments, key=lambda s: s.start)],
     }
+
+
+_NOT_CANDIDATES = {"render": None, "report": None, "batch": None}  # sections that never change the candidates
+_TARGET_KEYS = ("target_duration_s", "target_fraction", "min_target_s")  # pick among candidates, do not make them
+
+
+def config_fingerprint(input_fingerprint: str, config: dict) -> str:
+    """sha256 of the input and of the config that made the candidate segments (and so their
+    ids): a selection naming segments by id alone is only valid under the same one."""
+    doc = {k: v for k, v in config.items() if k not in _NOT_CANDIDATES}
+    if isinstance(doc.get("segments"), dict):
+        doc["segments"] = {k: v for k, v in doc["segments"].items() if k not in _TARGET_KEYS}
+    blob = json.dumps({"input": input_fingerprint, "config": doc}, sort_keys=True, allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def write_segments(out_dir: Path, doc: dict) -> Path:
     return write_json(Path(out_dir) / SEGMENTS_NAME, doc)
 
 
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+SEGMENT_ID = re.compile(r"^s\d{3,}$")
+MAX_JSON_BYTES = 64 << 20  # segments.json of a long match is well under 1 MiB
+
+
+def _read_json(path: Path, what: str, error, limit: int = MAX_JSON_BYTES):
+    """JSON from a file of ours or a user's, with one-line errors of class `error`."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > limit:
+        raise error(f"{what} {path} is larger than {limit >> 20} MiB; not a file highlights wrote")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise error(f"{what} {path}: nested too deeply") from None
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def segments_doc_problem(doc: Any) -> str | None:
+    """The first reason `doc` cannot be used as segments.json, checking every value that
+    commands use (paths, fingerprint, ids, times); None when it can."""
+    if not isinstance(doc, dict):
+        return "not an object"
+    inp = doc.get("input")
+    if not isinstance(inp, dict) or not isinstance(inp.get("path"), str) or not inp["path"] or "\0" in inp["path"]:
+        return "input.path is not a path"
+    if not isinstance(inp.get("fingerprint"), str) or not HEX64.match(inp["fingerprint"]):
+        return "input.fingerprint is not 64 hex digits"
+    if not _finite(inp.get("duration")) or inp["duration"] <= 0:
+        return "input.duration is not a positive number"
+    segs = doc.get("segments")
+    if not isinstance(segs, list):
+        return "segments is not a list"
+    seen = set()
+    for i, sg in enumerate(segs):
+        if not isinstance(sg, dict):
+            return f"segment {i} is not an object"
+        sid = sg.get("id")
+        if not isinstance(sid, str) or not SEGMENT_ID.match(sid):
+            return f"segment {i}: id {str(sid)[:20]!r} is not of the form s001"
+        if sid in seen:
+            return f"segment id {sid} appears twice"
+        seen.add(sid)
+        for k in ("start", "end", "peak", "score"):
+            if not _finite(sg.get(k)):
+                return f"segment {sid}: {k} is not a finite number"
+        if not 0 <= sg["start"] < sg["end"] <= inp["duration"] + 1.0:
+            return f"segment {sid}: [{sg['start']}, {sg['end']}] is not inside the input"
+        if not isinstance(sg.get("components"), dict) or not all(_finite(v) for v in sg["components"].values()):
+            return f"segment {sid}: components are not numbers"
+        if not isinstance(sg.get("selected"), bool) or not isinstance(sg.get("reason", ""), str):
+            return f"segment {sid}: selected/reason have the wrong type"
+        rank = sg.get("rank")
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+            return f"segment {sid}: rank is not an integer"
+        if sg.get("replay_of") is not None and not (isinstance(sg["replay_of"], str) and SEGMENT_ID.match(sg["replay_of"])):
+            return f"segment {sid}: replay_of is not a segment id"
+    return None
+
+
 def read_segments(out_dir: Path) -> dict:
-    return json.loads((Path(out_dir) / SEGMENTS_NAME).read_text(encoding="utf-8"))
+    """OUT/segments.json, checked: a damaged or hand-edited file is an OutputError (exit 5)
+    naming what is wrong, never a traceback or values used unchecked."""
+    from ..errors import OutputError
+
+    path = Path(out_dir) / SEGMENTS_NAME
+    if not path.exists():
+        raise OutputError(f"{out_dir} holds no {SEGMENTS_NAME} (run `highlights run` or `rescore` first)")
+    doc = _read_json(path, "", OutputError)
+    problem = segments_doc_problem(doc)
+    if problem:
+        raise OutputError(f"{path} is damaged or was edited by hand ({problem}); run `highlights rescore {out_dir}` to rewrite it")
+    return doc
 
 
 def segments_from_document(doc: dict) -> list[Segment]:
     fields = ("id", "start", "end", "peak", "score", "components", "rank", "selected", "reason", "replay_of")
-    return [Segment(**{k: s[k] for k in fields}) for s in doc["segments"]]
+    return [Segment(**{k: s[k] for k in fields if k in s}) for s in doc["segments"]]
 
 
 def write_timeline_csv(out_dir: Path, timeline: Timeline, score: np.ndarray) -> Path:
@@ -62,51 +163,113 @@ def write_timeline_csv(out_dir: Path, timeline: Timeline, score: np.ndarray) -> 
     return write_text(Path(out_dir) / "timeline.csv", timeline_csv_text(timeline, {"score": score}))
 
 
-def selection_document(fingerprint: str, segments: list[Segment]) -> dict:
-    """The selection file the review page exports and `render --selection` reads."""
-    return {"schema_version": SCHEMA_VERSION, "input_fingerprint": fingerprint,
-            "segments": [{"id": s.id} for s in segments]}
+MAX_SELECTION_BYTES = 1 << 20
+MAX_SELECTION_SEGMENTS = 2000
+_TIME_TOL_S = 0.05  # a segment's times as exported match the candidate's within this
 
 
-def read_selection(path, fingerprint: str, candidates: list[Segment], duration_s: float) -> list[Segment]:
-    """Segments named by a selection file: by id (from candidates) or by start/end.
+def selection_document(fingerprint: str, segments: list[Segment], config_fp: str | None = None) -> dict:
+    """The selection file the review page exports and `render --selection` reads: each
+    segment by id and by time, with the config fingerprint the ids belong to."""
+    return {"schema_version": SCHEMA_VERSION, "input_fingerprint": fingerprint, "config_fingerprint": config_fp,
+            "segments": [{"id": s.id, "start": round(s.start, 3), "end": round(s.end, 3)} for s in segments]}
 
-    Refuses a selection made for another input (different fingerprint) with a ConfigError.
+
+def _times(item: dict, i: int, path) -> tuple[float, float] | None:
+    from ..errors import ConfigError
+
+    if "start" not in item and "end" not in item:
+        return None
+    a, b = item.get("start"), item.get("end")
+    if not (_finite(a) and _finite(b)):
+        raise ConfigError(f"selection {path}: segment {i} start/end must be finite numbers of seconds")
+    return float(a), float(b)
+
+
+def read_selection(path, fingerprint: str, candidates: list[Segment], duration_s: float,
+                   config_fp: str | None = None, notes: list[str] | None = None) -> list[Segment]:
+    """Segments named by a selection file, chronological, each moment once.
+
+    A segment is named by id and time (what the page exports), by id alone, or by time
+    alone. Ids hold only under the config that numbered them (`config_fingerprint`): a
+    segment whose id no longer has the exported times is mapped by its times (to the
+    candidate with those times, else the times themselves are cut), and an id alone is
+    refused unless the file carries the current config fingerprint. Repeats and overlaps
+    are merged, so no moment is shown twice. A selection for another input (fingerprint)
+    is refused. Every refusal is a ConfigError (exit 2); what was mapped or merged is
+    appended to `notes`.
     """
     from ..errors import ConfigError
 
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"selection {path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"selection {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    notes = notes if notes is not None else []
+    doc = _read_json(Path(path), "selection", ConfigError, MAX_SELECTION_BYTES)
     if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
         raise ConfigError(f"selection {path}: expected {{\"input_fingerprint\", \"segments\": [...]}}")
     if doc.get("input_fingerprint") != fingerprint:
         raise ConfigError(f"selection {path} was made for another input (fingerprint differs); refusing to render it")
+    items = doc["segments"]
+    if len(items) > MAX_SELECTION_SEGMENTS:
+        raise ConfigError(f"selection {path} names {len(items)} segments; at most {MAX_SELECTION_SEGMENTS} are accepted")
+    same_config = config_fp is not None and doc.get("config_fingerprint") == config_fp
     by_id = {s.id: s for s in candidates}
-    out: list[Segment] = []
-    for i, item in enumerate(doc["segments"]):
+    by_time = {(round(s.start, 2), round(s.end, 2)): s for s in candidates}
+    chosen: list[Segment] = []
+    for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise ConfigError(f"selection {path}: segment {i} must be an object")
-        if "id" in item:
-            if item["id"] not in by_id:
-                raise ConfigError(f"selection {path}: unknown segment id {item['id']!r}")
-            out.append(by_id[item["id"]])
-        elif "start" in item and "end" in item:
-            try:
-                a, b = float(item["start"]), float(item["end"])
-            except (TypeError, ValueError):
-                raise ConfigError(f"selection {path}: segment {i} start/end must be numbers") from None
-            if not (0 <= a < b <= duration_s + 1e-6):
-                raise ConfigError(f"selection {path}: segment {i} [{a}, {b}] is outside the video (0-{duration_s:.1f} s)")
-            out.append(Segment(id=f"x{i + 1:03d}", start=a, end=b, peak=(a + b) / 2, score=0.0, components={}))
-        else:
-            raise ConfigError(f"selection {path}: segment {i} needs an id or start and end")
-    if not out:
+        sid = item.get("id")
+        if sid is not None and not (isinstance(sid, str) and SEGMENT_ID.match(sid)):
+            raise ConfigError(f"selection {path}: segment {i}: id must be a string like \"s001\" (got {str(sid)[:30]})")
+        times = _times(item, i, path)
+        if times is not None and not (0 <= times[0] < times[1] <= duration_s + 1e-6):
+            raise ConfigError(f"selection {path}: segment {i} [{times[0]:g}, {times[1]:g}] is outside the video "
+                              f"(0-{duration_s:.1f} s)")
+        cand = by_id.get(sid) if sid is not None else None
+        if times is None:
+            if sid is None:
+                raise ConfigError(f"selection {path}: segment {i} needs an id or start and end")
+            if cand is None:
+                raise ConfigError(f"selection {path}: unknown segment id {sid!r}")
+            if not same_config:
+                raise ConfigError(f"selection {path} names {sid} by id alone, and the segments may have been renumbered "
+                                  "since it was made (its config fingerprint differs or is missing); export it again "
+                                  "from report.html, which writes times too")
+            chosen.append(cand)
+            continue
+        if cand is not None and abs(cand.start - times[0]) <= _TIME_TOL_S and abs(cand.end - times[1]) <= _TIME_TOL_S:
+            chosen.append(cand)
+            continue
+        match = by_time.get((round(times[0], 2), round(times[1], 2)))
+        if match is not None:
+            if sid is not None:
+                notes.append(f"selection: {sid} ({times[0]:.1f}-{times[1]:.1f} s) is now {match.id}: mapped by its times")
+            chosen.append(match)
+            continue
+        if sid is not None:
+            notes.append(f"selection: {sid} no longer has the times {times[0]:.1f}-{times[1]:.1f} s: those times are cut as exported")
+        chosen.append(Segment(id=f"x{i + 1:03d}", start=times[0], end=times[1], peak=(times[0] + times[1]) / 2,
+                              score=0.0, components={}))
+    if not chosen:
         raise ConfigError(f"selection {path} names no segment")
-    return sorted(out, key=lambda s: s.start)
+    return _merge_overlaps(chosen, notes)
+
+
+def _merge_overlaps(segments: list[Segment], notes: list[str]) -> list[Segment]:
+    """Chronological, each moment once: a repeated segment is dropped, overlapping ones join."""
+    out: list[Segment] = []
+    for s in sorted(segments, key=lambda s: (s.start, s.end)):
+        if out and s.start < out[-1].end - 1e-6:
+            last = out[-1]
+            if s.end <= last.end + 1e-6:
+                notes.append(f"selection: {s.id} repeats {last.id}'s time: shown once")
+                continue
+            notes.append(f"selection: {s.id} overlaps {last.id}: joined into one segment")
+            out[-1] = Segment(id=last.id, start=last.start, end=s.end, peak=last.peak if last.score >= s.score else s.peak,
+                              score=max(last.score, s.score), components=last.components, rank=last.rank,
+                              selected=True, reason=last.reason)
+            continue
+        out.append(s)
+    return out
 
 
 # ----------------------------------------------------------------------------- schema, truth

@@ -17,8 +17,9 @@ import base64
 import json
 import math
 import os
+import re
 import secrets
-import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ..outputs import write_text
+from ..outputs import atomic_write, write_text
 from ..types import Timeline
 from .plot import GROUP_COLOURS, GROUPS, SELECTED_COLOUR, TRUTH_COLOURS, aggregate, as_dicts, bucket_factor, clock
 
@@ -108,10 +109,7 @@ def extract_thumbnails(
             continue
         ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 72])
         if ok:
-            path = jpeg(t)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(buf.tobytes())
-            os.replace(tmp, path)
+            atomic_write(jpeg(t), lambda tmp: tmp.write_bytes(buf.tobytes()))
     out: dict[str, list[dict]] = {}
     for s in segments:
         thumbs = []
@@ -199,6 +197,7 @@ def render_report(
     data = {
         "schema_version": doc.get("schema_version"),
         "input_fingerprint": inp.get("fingerprint"),
+        "config_fingerprint": doc.get("config_fingerprint"),
         "duration": float(inp.get("duration") or timeline.duration_s),
         "target": doc.get("target_duration"),
         "segments": [{k: s.get(k) for k in ("id", "start", "end", "peak", "score", "rank", "selected", "replay_of")}
@@ -233,19 +232,35 @@ def render_report(
     )
 
 
-def _thumbs_dir(out: Path, fingerprint: str | None) -> Path:
-    """OUT/thumbs/<first 16 hex of the input's fingerprint>/: frames of another input that
-    was written to OUT before can never stand in for this one's; their folders go."""
+_THUMB_FOLDER = re.compile(r"^[0-9a-f]{16}$")  # first 16 hex of an input fingerprint
+_THUMB_FILE = re.compile(r"^t\d{9}_w\d+\.jpg$")  # what extract_thumbnails names its JPEGs
+
+
+def _thumbs_dir(out: Path, fingerprint: str | None) -> Path | None:
+    """OUT/thumbs/<first 16 hex of the input's fingerprint>/, or None where OUT/thumbs is not
+    a plain folder (a link, a file: thumbnails are then made in memory only, nothing is
+    written through it). Frames of another input written to OUT before can never stand in
+    for this one's: their JPEGs go, but only files named as this module names them, in
+    folders named as it names them; anything else in OUT/thumbs (a user's) stays."""
     root = out / THUMBS_DIR
-    here = root / (fingerprint or "unknown")[:16]
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        return None
+    if not (fingerprint and _THUMB_FOLDER.match(fingerprint[:16])):
+        return None
+    here = root / fingerprint[:16]
+    if here.is_symlink() or (here.exists() and not here.is_dir()):
+        return None
     if root.is_dir():
         for old in root.iterdir():
-            if old == here:
+            if old == here or old.is_symlink() or not old.is_dir() or not _THUMB_FOLDER.match(old.name):
                 continue
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink(missing_ok=True)
+            for f in old.iterdir():
+                if _THUMB_FILE.match(f.name) and f.is_file() and not f.is_symlink():
+                    f.unlink(missing_ok=True)
+            try:
+                old.rmdir()  # only once empty: a user's file inside keeps its folder
+            except OSError:
+                pass
     return here
 
 
@@ -270,8 +285,10 @@ def write_report(
         notes.append(f"source video {doc['input']['path']} not found: no thumbnails, the player has nothing to play")
     elif thumbnails > 0:
         try:
-            thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails,
-                                        _thumbs_dir(out, doc["input"].get("fingerprint")), progress=progress)
+            where = _thumbs_dir(out, doc["input"].get("fingerprint"))
+            with tempfile.TemporaryDirectory(prefix="highlights-thumbs-") as scratch:
+                thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails,
+                                            where or Path(scratch), progress=progress)
         except MediaError as exc:
             notes.append(f"thumbnails skipped: {exc}")
     html = render_report(doc, timeline, score, out=out, video=video, thumbs=thumbs, truth=truth, notes=notes)

@@ -13,7 +13,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -141,18 +140,9 @@ def _jsonable(obj: Any) -> Any:
 
 def _atomic_write(path: Path, write) -> None:
     """Write through a temp file in the same folder, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from ..outputs import atomic_write
+
+    atomic_write(path, lambda tmp: write(str(tmp)))
 
 
 def timeline_csv_text(timeline: Timeline, extra: Mapping[str, np.ndarray] | None = None) -> str:
