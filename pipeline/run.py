@@ -102,9 +102,12 @@ def analysis_config(cfg: Config) -> dict:
 
 
 def analysis_key(fingerprint: str, cfg: Config) -> str:
+    """The cache key: input, analysis config, and the detector that config resolves to now
+    (`auto` with or without weights in models/, the weights file itself)."""
+    from .detect import resolved_choice
     from .signals.timeline import cache_key
 
-    return cache_key(fingerprint, analysis_config(cfg), ANALYSIS_VERSION)
+    return cache_key(fingerprint, analysis_config(cfg) | {"detector_choice": resolved_choice(cfg.detect)}, ANALYSIS_VERSION)
 
 
 def _small(frame: Frame, width: int, info: MediaInfo) -> Frame:

@@ -374,3 +374,27 @@ def test_rescore_render_and_report_wait_for_no_one_and_never_write_under_another
     code, _, err = highlights(capsys, "rescore", out, "--no-render")
     assert code == 0, err  # the holder is gone: its lock went with it
     assert time.monotonic() - t0 < 60
+
+
+# ---------------------------------------------------------------- the cache knows which detector made it
+
+
+def test_an_auto_analysis_is_not_reused_once_weights_appear_or_change(tmp_path, monkeypatch):
+    from pipeline.config import load_config
+    from pipeline.detect import yolo
+    from pipeline.errors import WeightsError
+    from pipeline.run import analysis_key
+
+    cfg = load_config(None, ["detect.backend=auto"])
+
+    def none_found(weights, models_dir=None):
+        raise WeightsError("no weights given and none in models/")
+
+    monkeypatch.setattr(yolo, "resolve_weights", none_found)
+    classic = analysis_key("f" * 64, cfg)
+    weights = tmp_path / "model.onnx"
+    weights.write_bytes(b"v1")
+    monkeypatch.setattr(yolo, "resolve_weights", lambda w, models_dir=None: weights)
+    with_weights = analysis_key("f" * 64, cfg)
+    weights.write_bytes(b"version 2")  # other weights under the same name
+    assert len({classic, with_weights, analysis_key("f" * 64, cfg)}) == 3

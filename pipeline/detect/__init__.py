@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Detector", "available", "get_detector", "read_detections", "register", "run_detection", "detect_video",
-    "weights_given", "write_detections",
+    "resolved_choice", "weights_given", "write_detections",
 ]
 
 
@@ -51,6 +51,28 @@ def weights_given(cfg: DetectConfig) -> bool:
     """True when the config names weights (`--weights`, `--set detect.weights=...`, a
     `--config` file): the default, null, means "the first *.onnx / *.pt in models/"."""
     return cfg.weights is not None and str(cfg.weights).strip() != ""
+
+
+def resolved_choice(cfg: DetectConfig) -> dict:
+    """Which detector `get_detector(cfg)` builds, without building it: the backend and, for
+    yolo, the weights file with its size and time. Part of the analysis cache key, so an
+    `auto` analysis made with classic is not reused once weights appear in models/ (nor one
+    made with other weights under the same name)."""
+    _register_yolo()
+    from .yolo import resolve_weights
+
+    if cfg.backend == "classic" and not weights_given(cfg):
+        return {"backend": "classic"}
+    try:
+        path = resolve_weights(cfg.weights if weights_given(cfg) else None)
+    except WeightsError:
+        if cfg.backend != "auto" or weights_given(cfg):
+            raise
+        return {"backend": "classic"}
+    if cfg.backend == "classic":
+        return {"backend": "classic"}
+    st = path.stat()
+    return {"backend": "yolo", "weights": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def get_detector(cfg: DetectConfig, backend: str | None = None) -> Detector:
