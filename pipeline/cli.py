@@ -123,6 +123,8 @@ def probe(video: str, as_json: bool) -> None:
         return
     click.echo(f"{info.path}")
     click.echo(f"  container  {info.container}, {info.size_bytes / 1e6:.1f} MB, {info.duration_s:.2f} s")
+    if info.stated_duration_s and abs(info.stated_duration_s - info.duration_s) > 1.0:
+        click.echo(f"  length     the header says {info.stated_duration_s:.2f} s; the footage ends at {info.duration_s:.2f} s")
     if info.has_video:
         rate = f"{info.fps:.3f} fps" + (" (variable)" if info.vfr else "")
         rot = f", rotated {info.rotation} deg" if info.rotation else ""
@@ -131,7 +133,8 @@ def probe(video: str, as_json: bool) -> None:
         click.echo("  video      none")
     if info.audio:
         for a in info.audio:
-            click.echo(f"  audio      {a.codec} {a.channels} ch {a.sample_rate} Hz")
+            chosen = " (analysed)" if len(info.audio) > 1 and a.index == info.audio_stream else ""
+            click.echo(f"  audio      {a.codec} {a.channels} ch {a.sample_rate} Hz{chosen}")
     else:
         click.echo("  audio      none")
 
@@ -265,7 +268,10 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
 def _render_step(out: Path, video: str, sel_segments, cfg, mode: str | None) -> tuple[Path, dict, float]:
     from . import run as runmod
 
-    return runmod.render_to(out, video, sel_segments, cfg, mode, RichReporter())
+    reel, info, seconds = runmod.render_to(out, video, sel_segments, cfg, mode, RichReporter())
+    for n in info.get("notes", []):
+        click.echo(f"note      {n}", err=True)
+    return reel, info, seconds
 
 
 @cli.command()
@@ -382,10 +388,12 @@ def render(out, selection, render_mode, config_path, overrides):
                                 config_fp=seg_doc.get("config_fingerprint"), notes=notes)
     else:
         chosen = [s for s in segs if s.selected]
-    reel, info, seconds = _render_step(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode)
     for n in notes:
         click.echo(f"note      {n}", err=True)
-    click.echo(f"reel      {reel} ({sum(s.duration for s in chosen):.1f} s, {len(chosen)} segments, {seconds:.1f} s to render)")
+    reel, info, seconds = _render_step(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode)
+    shown = info.get("segments", len(chosen))
+    reel_s = info.get("reel_s", sum(s.duration for s in chosen))
+    click.echo(f"reel      {reel} ({reel_s:.1f} s, {shown} segments, {seconds:.1f} s to render)")
 
 
 @cli.command(name="eval")
@@ -394,7 +402,8 @@ def render(out, selection, render_mode, config_path, overrides):
               help="Truth file: synth's *.truth.json or a labels.json ({events: [{type, time, start, end}]}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def eval_cmd(out, truth, as_json):
-    """Goal recall, chance recall and reel precision of OUT against TRUTH."""
+    """Goal recall, chance recall, reel precision, rank of each event, top-k goal share and
+    candidate kinds against TRUTH for OUT."""
     from .evaluate import evaluate_events
     from .report.files import read_segments
 
@@ -410,11 +419,21 @@ def eval_cmd(out, truth, as_json):
         click.echo(json.dumps(res, indent=2))
         return
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+    top = res["top_k"]
     click.echo(f"goal_recall    {fmt(res['goal_recall'])}  ({res['goals']} goals)")
     click.echo(f"chance_recall  {fmt(res['chance_recall'])}  ({res['chances']} chances)")
     click.echo(f"precision      {fmt(res['precision'])}  (reel {res['reel_s']:.1f} s)")
+    click.echo(f"top_k_goals    {fmt(top['share'])}  ({top['goals']} of the top {top['k']} candidates on a goal)")
     for e in res["events"]:
-        click.echo(f"  {e['type']:6s} {_clock(e['time'])}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}")
+        near = (f"{e['overlap_segment']} {e['kind']}" + (f" {e['confidence']:.2f}" if e.get("confidence") is not None else "")
+                if e["overlap_segment"] else "none")
+        click.echo(f"  {e['type']:6s} {_clock(e['time'])}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}"
+                   f"  overlap rank {e['overlap_rank']} ({near})")
+    cols = ("goal", "chance", "other", "missed")
+    click.echo("kinds (rows: truth; columns: kind of the best-ranked candidate overlapping it; none: candidates on no event)")
+    click.echo("  truth   " + "".join(f"{c:>8s}" for c in cols))
+    for row, counts in res["confusion"].items():
+        click.echo(f"  {row:7s} " + "".join(f"{counts[c]:8d}" if c in counts else f"{'-':>8s}" for c in cols))
 
 
 @cli.command()

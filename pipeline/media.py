@@ -7,10 +7,12 @@ length of the match: frames and audio are produced one at a time / one chunk at 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -27,21 +29,48 @@ _VFR_SPREAD = 0.25  # relative spread of frame gaps above which a stream counts 
 _VFR_PACKETS = 600  # packets demuxed (not decoded) to judge the frame rate
 
 
-def _check_path(path: str | os.PathLike) -> Path:
+def local_url(path: str | os.PathLike) -> str:
+    """`path` as an FFmpeg input that can only mean that local file.
+
+    FFmpeg reads a name as a URL: `pipe:0` is stdin, `2024-05-11T20:45.mp4` asks for a
+    protocol "2024-05-11T20"; `file:` and the absolute path open exactly the file, in PyAV and
+    on the ffmpeg command line alike.
+    """
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"))
+
+
+def check_path(path: str | os.PathLike) -> Path:
+    """`path` as a Path when it is a readable, non-empty regular file; else MediaError."""
     p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{p}: no such file")
-    if p.is_dir():
-        raise MediaError(f"{p}: is a directory, not a video file")
     try:
-        size = p.stat().st_size
+        st = os.stat(p)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError(f"{p}: symlink loop (following its links never reaches a file)") from None
+        if exc.errno == errno.ENOENT and os.path.islink(p):
+            raise MediaError(f"{p}: broken symlink (points to {os.readlink(p)}, which does not exist)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise MediaError(f"{p}: no such file") from None
+        if exc.errno == errno.EACCES:
+            raise MediaError(f"{p}: permission denied") from None
         raise MediaError(f"{p}: cannot read ({exc.strerror})") from None
-    if size == 0:
+    if stat.S_ISDIR(st.st_mode):
+        raise MediaError(f"{p}: is a directory, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a file")
+        raise MediaError(f"{p}: not a regular file ({kind}); give the path of a video file")
+    if st.st_size == 0:
         raise MediaError(f"{p}: file is empty (0 bytes)")
     if not os.access(p, os.R_OK):
         raise MediaError(f"{p}: permission denied")
     return p
+
+
+_check_path = check_path  # the name the stages used before it was public
 
 
 def hwaccel_decoder(kind: str, probe_path: str | os.PathLike) -> tuple[object | None, str]:
@@ -61,7 +90,7 @@ def hwaccel_decoder(kind: str, probe_path: str | os.PathLike) -> tuple[object | 
         return None, f"cpu decoding ({device} decoding not built into FFmpeg)"
     try:
         accel = HWAccel(device, allow_software_fallback=True)
-        with av.open(str(probe_path), hwaccel=accel) as c:
+        with av.open(local_url(probe_path), hwaccel=accel) as c:
             next(c.decode(video=0))
         return accel, f"{device} hardware decoding"
     except Exception as exc:  # no device, no driver, no permission: decode on the CPU
@@ -89,8 +118,8 @@ def _why_unreadable(p: Path) -> str:
 def _open(p: Path, hwaccel=None) -> av.container.InputContainer:
     try:
         if hwaccel is not None:
-            return av.open(str(p), mode="r", metadata_errors="ignore", hwaccel=hwaccel)
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+            return av.open(local_url(p), mode="r", metadata_errors="ignore", hwaccel=hwaccel)
+        return av.open(local_url(p), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError:
         raise MediaError(f"{p}: {_why_unreadable(p)}") from None
     except av.error.FFmpegError as exc:
@@ -105,12 +134,14 @@ def _origin_s(container) -> float:
     return start / av.time_base if start is not None else 0.0
 
 
-def _video_stream(container):
-    """The first video stream that has a decoder (probe judged the file by this one)."""
+def _video_stream(container, index: int | None = None, path: Path | None = None):
+    """The video stream probe chose (`MediaInfo.video_stream`), else the first decodable one."""
+    if index is not None and index < len(container.streams) and container.streams[index].type == "video":
+        return container.streams[index]
     for s in container.streams.video:
         if s.codec_context is not None:
             return s
-    raise MediaError(f"{container.name}: no decodable video stream")
+    raise MediaError(f"{path or container.name}: no decodable video stream")
 
 
 def _packets(container, stream, on_error: Callable[[str], None]) -> Iterator:
@@ -167,16 +198,130 @@ def _gap_spread(stream, container) -> tuple[bool, int]:
     return bool((hi - lo) / med > _VFR_SPREAD), len(pts)
 
 
+def _stream_length_s(s) -> float:
+    """A stream's own length: its duration field, else Matroska's DURATION tag; 0 if unknown."""
+    if s.duration and s.time_base:
+        return float(s.duration * s.time_base)
+    tag = (s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            pass
+    return 0.0
+
+
+def _is(s, flag: str) -> bool:
+    return bool(s.disposition & getattr(av.stream.Disposition, flag))
+
+
+def _choose_video(streams: list):
+    """The video stream to analyse: real footage before cover art (an attached picture), then
+    the one marked default, then the longest, then the largest picture, then the first."""
+    return max(streams, key=lambda s: (not _is(s, "attached_pic"), _is(s, "default"), _stream_length_s(s),
+                                       (s.codec_context.width or 0) * (s.codec_context.height or 0), -s.index))
+
+
+_SOUND_PEAK = 1e-3  # -60 dBFS: below this at every sampled moment a track counts as silent
+_SOUND_POINTS = (0.1, 0.5, 0.9)  # where in the file a candidate audio track is listened to
+
+
+def _has_sound(container, stream, origin: float, duration_s: float) -> bool:
+    """Whether `stream` holds anything above -60 dBFS in 1 s at 10%, 50% or 90% of the file."""
+    for frac in _SOUND_POINTS:
+        t = origin + frac * max(duration_s - 1.0, 0.0)
+        try:
+            container.seek(int(t / stream.time_base), stream=stream, backward=True)
+            heard = 0.0
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    x = frame.to_ndarray()
+                    if np.issubdtype(x.dtype, np.integer):
+                        x = x / float(np.iinfo(x.dtype).max)
+                    if x.size and float(np.max(np.abs(x))) > _SOUND_PEAK:
+                        return True
+                    heard += frame.samples / (frame.sample_rate or 1)
+                if heard >= 1.0:
+                    break
+        except (av.error.FFmpegError, ValueError):
+            continue
+    return False
+
+
+def _choose_audio(container, streams: list, origin: float, duration_s: float):
+    """The audio track to analyse: by default mark, then channels, then length, the first that
+    has sound (a silent commentary slot never wins over the stadium's sound); the best ranked
+    when all are silent."""
+    ranked = sorted(streams, key=lambda s: (_is(s, "default"), s.codec_context.channels, _stream_length_s(s), -s.index),
+                    reverse=True)
+    if len(ranked) > 1:
+        for s in ranked:
+            if _has_sound(container, s, origin, duration_s):
+                return s
+    return ranked[0]
+
+
+_TAIL_S = 10.0  # the footage's end is read from the packets of this last stretch
+_INDEXED = ("mov", "mp4")  # formats whose index itself lists every packet with its time
+
+
+def _footage_end_s(container, streams: list, origin: float, stated_s: float | None) -> float | None:
+    """Where the footage of `streams` ends (s from `origin`): the end of their last packet,
+    demuxed from a seek to just before the stated end up to the end of the file. Nothing
+    there (a header that claims hours more than the file holds): from half as far, and so on
+    down to the start. None when no packet could be read at all."""
+    ahead = max((stated_s or 24 * 3600.0) - _TAIL_S, 0.0)
+    while True:
+        end = None
+        try:
+            container.seek(int((origin + ahead) * av.time_base), backward=True)  # av.time_base: 1/s
+            for packet in container.demux(*streams):
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None or packet.size == 0:
+                    continue
+                t = float((ts + (packet.duration or 0)) * packet.time_base)
+                end = t if end is None else max(end, t)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: what was read up to there counts
+        if end is not None:
+            return end - origin
+        if ahead <= 0:
+            return None
+        ahead = ahead / 2 if ahead > 2 * _TAIL_S else 0.0
+
+
+def _duration(fmt: str, stated: float | None, measured: float | None) -> float:
+    """The length to analyse: the header's when the footage agrees with it, else the footage's.
+
+    In MP4/MOV the index lists every packet, so footage ending early means the data is gone
+    (a cut-off copy): the indexed length stays and the run reports where the video stops.
+    """
+    if measured is None or measured <= 0:
+        return stated or 0.0
+    if not stated:
+        return measured
+    if abs(measured - stated) <= max(1.0, 0.001 * measured):
+        return stated
+    if measured < stated and any(f in _INDEXED for f in fmt.split(",")):
+        return stated
+    return measured
+
+
 def probe(path: str | os.PathLike) -> MediaInfo:
     """What the file holds: duration, frame rate (and whether variable), display size, audio.
 
+    The analysed streams are the default (else best) video and audio stream, not the first;
+    the duration is where the footage ends when the container's header says otherwise.
     Raises MediaError with a one-line reason for anything that is not readable footage
     (missing, directory, empty, not media, no decodable video frame).
     """
-    p = _check_path(path)
+    p = check_path(path)
     container = _open(p)
     try:
         # A stream without a decoder (unknown or damaged codec header) cannot be used.
+        audio_streams = [s for s in container.streams.audio
+                         if s.codec_context is not None and s.codec_context.sample_rate and s.codec_context.channels]
         audio = tuple(
             AudioStreamInfo(
                 index=s.index,
@@ -185,24 +330,28 @@ def probe(path: str | os.PathLike) -> MediaInfo:
                 sample_rate=s.codec_context.sample_rate,
                 duration_s=float(s.duration * s.time_base) if s.duration and s.time_base else None,
             )
-            for s in container.streams.audio
-            if s.codec_context is not None and s.codec_context.sample_rate and s.codec_context.channels
+            for s in audio_streams
         )
-        duration = container.duration / av.time_base if container.duration and container.duration > 0 else 0.0
+        origin = _origin_s(container)
+        stated = container.duration / av.time_base if container.duration and container.duration > 0 else None
+        fmt = container.format.name
         videos = [s for s in container.streams.video if s.codec_context is not None]
         if not videos:
             if container.streams.video:
                 raise MediaError(f"{p}: video stream uses a codec ffmpeg cannot decode here")
             if not audio:
                 raise MediaError(f"{p}: holds no video or audio stream (empty or zero-length recording)")
+            a = _choose_audio(container, audio_streams, origin, stated or 0.0)
             return MediaInfo(
-                path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
-                duration_s=duration, has_video=False, audio=audio,
+                path=str(p), size_bytes=p.stat().st_size, container=fmt,
+                duration_s=_duration(fmt, stated, _footage_end_s(container, audio_streams, origin, stated)),
+                has_video=False,
+                audio=audio, audio_stream=a.index, stated_duration_s=stated,
             )
-        v = videos[0]
+        v = _choose_video(videos)
         cc = v.codec_context
-        if v.duration and v.time_base:
-            duration = max(duration, 0.0) or float(v.duration * v.time_base)
+        if not stated and _stream_length_s(v):
+            stated = _stream_length_s(v)
         # Decode one frame: proves the stream is readable and gives the display rotation.
         first = None
         try:
@@ -221,13 +370,16 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             raise MediaError(f"{p}: cannot seek in the file ({exc.strerror or exc}); damaged index?") from None
         vfr, _ = _gap_spread(v, container)
         fps = float(v.average_rate) if v.average_rate else (float(v.guessed_rate) if v.guessed_rate else 0.0)
+        duration = _duration(fmt, stated, _footage_end_s(container, [v, *audio_streams], origin, stated))
         if duration <= 0:
             raise MediaError(f"{p}: video has zero length")
+        a = _choose_audio(container, audio_streams, origin, duration) if audio_streams else None
         return MediaInfo(
-            path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
+            path=str(p), size_bytes=p.stat().st_size, container=fmt,
             duration_s=float(duration), has_video=True, codec=cc.name, width=w, height=h,
             coded_width=cw, coded_height=ch, rotation=rotation, fps=fps, vfr=vfr,
             n_frames=v.frames or None, has_b_frames=bool(cc.has_b_frames), audio=audio,
+            video_stream=v.index, audio_stream=a.index if a is not None else None, stated_duration_s=stated,
         )
     finally:
         container.close()
@@ -235,7 +387,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
 
 def fingerprint(path: str | os.PathLike, duration_s: float | None = None) -> str:
     """sha256 of size, duration, first and last MiB: cheap, stable, changes with the content."""
-    p = _check_path(path)
+    p = check_path(path)
     size = p.stat().st_size
     if duration_s is None:
         duration_s = probe(p).duration_s
@@ -303,7 +455,7 @@ class FrameStream:
         # The decoder scales the stored (unrotated) picture; rotation comes after.
         dec_w, dec_h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
         step = 1.0 / self.fps
-        v = _video_stream(container)
+        v = _video_stream(container, info.video_stream, self.path)
         if not v.codec_context.is_open:  # threading is chosen before the decoder opens
             v.thread_type = "AUTO"
             if self.threads:
@@ -400,7 +552,7 @@ def frames(
     """
     if fps <= 0:
         raise ValueError("fps must be positive")
-    p = _check_path(path)
+    p = check_path(path)
     info = info or probe(p)
     if not info.has_video:
         raise MediaError(f"{p}: has no video stream (audio-only file?)")
@@ -418,7 +570,7 @@ def frames_at(
     """(t, the first frame shown at or after t) for each t in `times`, None where no frame
     follows within 2 s; one open file for all of them (opening a long MP4 reads its whole
     index, so thumbnails and previews should not reopen it per frame)."""
-    p = _check_path(path)
+    p = check_path(path)
     info = info or probe(p)
     if not info.has_video:
         raise MediaError(f"{p}: has no video stream (audio-only file?)")
@@ -552,10 +704,13 @@ class AudioTrack:
 
 
 def audio(path: str | os.PathLike, sr: int = 22050, chunk_s: float = 30.0, info: MediaInfo | None = None) -> AudioTrack:
-    """The first audio stream as mono float32 at `sr`, or an explicit 'no audio' track."""
-    p = _check_path(path)
+    """The analysed audio stream (`MediaInfo.audio_stream`) as mono float32 at `sr`, or an
+    explicit 'no audio' track."""
+    p = check_path(path)
     info = info or probe(p)
     if not info.audio:
         return AudioTrack(p, sr, chunk_s, present=False, reason=f"no audio stream in {p.name}", duration_s=info.duration_s)
-    a = info.audio[0]
-    return AudioTrack(p, sr, chunk_s, present=True, duration_s=a.duration_s or info.duration_s, stream_index=a.index)
+    a = next((s for s in info.audio if s.index == info.audio_stream), info.audio[0])
+    # A stream's own length is only trusted as far as the footage goes (a lying header).
+    length = min(a.duration_s, info.duration_s + 1.0) if a.duration_s else info.duration_s
+    return AudioTrack(p, sr, chunk_s, present=True, duration_s=length, stream_index=a.index)

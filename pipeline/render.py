@@ -5,23 +5,28 @@ gives `reel.mp4`, written through a temp file so a killed render never leaves a 
 looks complete. `moviepy` mode is frame-exact (re-encode, audio fades at every join,
 optional crossfades and captions); `copy` mode stream-copies with ffmpeg from the keyframe
 at or before each start: fast, not frame-exact.
+
+Every path reaches ffmpeg as a local file (`file:` + absolute path: a name like `pipe:0` or
+`20:45.mp4` is no URL), the streams cut are the ones `media.probe` chose for the analysis,
+and a reel is only put in place once it is known to hold video.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import media
 from .config import RenderConfig
-from .errors import MediaError, OutputError
-from .outputs import disk_full, finalize_mode
-from .types import Segment
+from .errors import ConfigError, MediaError, OutputError
+from .outputs import disk_full, finalize_mode, temp_path
+from .types import MediaInfo, Segment
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +66,15 @@ def _codec_params(cfg: RenderConfig, codec: str) -> list[str]:
 
 
 def _tmp_near(out: Path, suffix: str) -> Path:
-    # ".tmp" in the name: what outputs.clean_stale_temps removes after a killed run.
-    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{suffix}", dir=out.parent)
-    os.close(fd)
-    return Path(name)
+    # Named from a plain version of out's name: the concat list names parts by their file
+    # name, which must not hold a newline or a quote.
+    return temp_path(out.with_name(re.sub(r"[^\w.-]", "_", out.name)), suffix)
 
 
 def _run_ffmpeg(args: list[str], what: str) -> None:
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True)
+    """ffmpeg with `args`, the output last (an absolute path); never reads stdin."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown ffmpeg error"])[-1]
         if "No space left" in proc.stderr or disk_full(Path(args[-1]).parent):  # the output is the last argument
@@ -77,12 +83,15 @@ def _run_ffmpeg(args: list[str], what: str) -> None:
 
 
 def _concat(parts: list[Path], out: Path) -> None:
-    """Join parts with identical codec settings by stream copy (ffmpeg concat demuxer)."""
+    """Join parts with identical codec settings by stream copy (ffmpeg concat demuxer).
+
+    The list names each part by its file name alone (the parts lie beside the list), so no
+    folder name, whatever it holds (a newline, quotes), is ever written into it."""
     lst = _tmp_near(out, ".txt")
     try:
-        # Quoted for the concat demuxer: a ' in the folder name is written as '\''.
-        lst.write_text("".join("file '" + p.resolve().as_posix().replace("'", "'\\''") + "'\n" for p in parts))
-        _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy", "-movflags", "+faststart", str(out)], "joining reel parts")
+        lst.write_text("".join("file '" + p.name.replace("'", "'\\''") + "'\n" for p in parts))
+        _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", media.local_url(lst), "-c", "copy", "-movflags", "+faststart",
+                     str(out)], "joining reel parts")
     finally:
         lst.unlink(missing_ok=True)
 
@@ -98,6 +107,42 @@ def _check(segments: Sequence[Segment], out: Path) -> None:
         raise OutputError(f"{out.parent} is not writable")
 
 
+def playable(segments: Sequence[Segment], info: MediaInfo) -> tuple[list[Segment], list[str]]:
+    """The segments that hold at least one frame of the video, and a note per one left out.
+
+    Raises ConfigError when none does: a reel needs at least one frame.
+    """
+    frame_s = 1.0 / (info.fps or 25.0)
+    keep, notes = [], []
+    for seg in segments:
+        length = min(seg.end, info.duration_s) - max(seg.start, 0.0)
+        if length >= frame_s - 1e-6:
+            keep.append(seg)
+        elif seg.start >= info.duration_s:
+            notes.append(f"segment {seg.id} starts at {seg.start:.2f} s, after the video ends "
+                         f"({info.duration_s:.2f} s): left out of the reel")
+        else:
+            notes.append(f"segment {seg.id} ({max(length, 0.0) * 1000:.0f} ms) is shorter than one frame "
+                         f"({frame_s * 1000:.0f} ms at {info.fps:.3g} fps): left out of the reel")
+    if not keep:
+        total = sum(max(min(s.end, info.duration_s) - max(s.start, 0.0), 0.0) for s in segments)
+        raise ConfigError(f"selection is shorter than one frame of {info.path} ({total * 1000:.0f} ms in "
+                          f"{len(segments)} segment(s); one frame is {frame_s * 1000:.0f} ms at {info.fps:.3g} fps): "
+                          "nothing to render")
+    return keep, notes
+
+
+def _verified(tmp: Path, out: Path) -> None:
+    """Refuse a written reel that holds no video (it would look complete and play nothing)."""
+    try:
+        got = media.probe(tmp)
+    except MediaError as exc:
+        raise OutputError(f"{out}: the rendered reel is not playable ({str(exc).split(': ', 1)[-1]}); "
+                          "no reel written") from None
+    if not got.has_video or got.duration_s <= 0:
+        raise OutputError(f"{out}: the rendered reel holds no video; no reel written")
+
+
 def render_reel(
     source: str | os.PathLike,
     segments: Sequence[Segment],
@@ -106,28 +151,58 @@ def render_reel(
     progress: Progress | None = None,
     mode: str | None = None,
 ) -> dict:
-    """Render `segments` of `source` into `out`; returns what was done (mode, codec, notes)."""
-    out = Path(out)
+    """Render `segments` of `source` into `out`; returns what was done: mode, codec, notes,
+    segments (how many were rendered) and reel_s (their length).
+
+    The source is checked first (MediaError, exit 3, before any ffmpeg runs); segments
+    holding no whole frame are left out with a note (ConfigError when that is all of them);
+    the reel is put in place only once it holds video (else OutputError, and no reel).
+    """
+    out = Path(os.path.abspath(out))
     _check(segments, out)
+    info = media.probe(source)
+    if not info.has_video:
+        raise MediaError(f"{info.path}: has no video stream (audio-only file?); nothing to render")
+    segments, notes = playable(segments, info)
+    for n in notes:
+        log.warning(n)
     mode = mode or cfg.mode
     if mode == "copy":
-        return render_copy(source, segments, out, progress)
-    return render_moviepy(source, segments, out, cfg, progress)
+        done = render_copy(source, segments, out, progress, info=info)
+    else:
+        done = render_moviepy(source, segments, out, cfg, progress, info=info)
+    done["notes"] = notes + done["notes"]
+    done["segments"] = len(segments)  # those rendered: sub-frame ones are left out
+    done["reel_s"] = round(sum(s.duration for s in segments), 3)
+    return done
 
 
-def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progress | None = None) -> dict:
+def _stream_maps(info: MediaInfo) -> list[str]:
+    """-map options for the streams the analysis used (by absolute index, not "first video")."""
+    maps = ["-map", f"0:{info.video_stream}" if info.video_stream is not None else "0:v:0"]
+    if info.audio_stream is not None:
+        maps += ["-map", f"0:{info.audio_stream}"]
+    return maps
+
+
+def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progress | None = None, *,
+                info: MediaInfo | None = None) -> dict:
     """Stream copy from the keyframe at or before each start: fast, not frame-exact."""
+    out = Path(os.path.abspath(out))
+    info = info or media.probe(source)
+    url = media.local_url(source)
     parts: list[Path] = []
     tmp = _tmp_near(out, ".mp4")
     try:
         for i, seg in enumerate(segments):
             part = _tmp_near(out, f".part{i}.mp4")
             parts.append(part)
-            _run_ffmpeg(["-ss", f"{seg.start:.3f}", "-i", str(source), "-t", f"{seg.duration:.3f}", "-map", "0:v:0", "-map", "0:a:0?",
+            _run_ffmpeg(["-ss", f"{seg.start:.3f}", "-i", url, "-t", f"{seg.duration:.3f}", *_stream_maps(info),
                          "-c", "copy", "-avoid_negative_ts", "make_zero", str(part)], f"cutting segment {seg.id}")
             if progress:
                 progress((i + 1) / (len(segments) + 1))
         _concat(parts, tmp)
+        _verified(tmp, out)
         finalize_mode(tmp)
         os.replace(tmp, out)
     finally:
@@ -137,6 +212,56 @@ def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progre
     if progress:
         progress(1.0)
     return {"mode": "copy", "codec": "copy", "notes": ["stream copy: each segment starts at the keyframe at or before its start"]}
+
+
+_MAPPED = re.compile(r"Stream #0:(\d+)\S* -> #0:\d+")
+_LISTED = re.compile(r"^Stream\s#0:(\d+)(?:\[\w+\])?\(?(\w+)?\)?:\s(\w+):")  # as moviepy parses it
+
+
+def moviepy_misreads(source, info: MediaInfo) -> str | None:
+    """Why moviepy would not read the analysed streams of `source` as they are; None: it would.
+
+    moviepy takes its frame size and rate from the first default-marked stream (else the
+    first), while the ffmpeg it starts decodes ffmpeg's own pick (default mark, then the
+    largest picture or the most channels); both can differ from the streams probe chose, and
+    a file without a stated duration (a recording that was never finished) it cannot read.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", media.local_url(source), "-frames:v", "0", "-frames:a", "0",
+           "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    listing, _, mapping = proc.stderr.partition("Stream mapping:")
+    if re.search(r"Duration: N/A", listing):
+        return "the file states no duration"
+    listed = [(m.group(3).lower(), int(m.group(1)), line.rstrip().endswith("(default)"))
+              for line in listing.splitlines() if (m := _LISTED.match(line.strip()))]
+
+    def moviepy_pick(kind: str) -> int | None:
+        defaults = [i for k, i, d in listed if k == kind and d]
+        return (defaults or [i for k, i, _ in listed if k == kind] or [None])[0]
+
+    chosen = {i for i in (info.video_stream, info.audio_stream) if i is not None}
+    mapped = {int(m.group(1)) for m in _MAPPED.finditer(mapping)}
+    if mapped != chosen or moviepy_pick("video") != info.video_stream or (
+            info.audio_stream is not None and moviepy_pick("audio") != info.audio_stream):
+        return "ffmpeg on its own would read other streams"
+    return None
+
+
+def _chosen_streams_only(source, info: MediaInfo, out: Path) -> tuple[Path | None, str | None]:
+    """A stream copy of `source` holding only the analysed video and audio stream, with the
+    reason, when moviepy would not read `source` right; (None, None) when it would."""
+    why = moviepy_misreads(source, info)
+    if why is None:
+        return None, None
+    tmp = _tmp_near(out, ".src.mkv")
+    _run_ffmpeg(["-i", media.local_url(source), *_stream_maps(info), "-c", "copy", str(tmp)],
+                "copying the analysed streams for rendering")
+    return tmp, why
+
+
+def _even_size_params(w: int, h: int) -> list[str]:
+    """yuv420p needs an even width and height: pad an odd one with a black line."""
+    return ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if w % 2 or h % 2 else []
 
 
 def _caption_filter(text: str, height: int):
@@ -155,7 +280,8 @@ def _caption_filter(text: str, height: int):
     return draw
 
 
-def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderConfig, progress: Progress | None = None) -> dict:
+def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderConfig, progress: Progress | None = None,
+                   *, info: MediaInfo | None = None) -> dict:
     """Frame-exact reel with moviepy, in batches of `cfg.batch_segments` to bound memory."""
     from moviepy import VideoFileClip, concatenate_videoclips
     from moviepy.audio import fx as afx
@@ -169,15 +295,24 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
     preset = params[params.index("-preset") + 1] if "-preset" in params else None
     extra = [p for i, p in enumerate(params) if p != "-preset" and (i == 0 or params[i - 1] != "-preset")]
     threads = os.cpu_count() or 2
+    out = Path(os.path.abspath(out))
+    info = info or media.probe(source)
     parts: list[Path] = []
     tmp = _tmp_near(out, ".mp4")
     audio_tmp = _tmp_near(out, ".m4a")  # moviepy's own audio temp, named so an interrupt removes it
     batches = [list(segments[i: i + cfg.batch_segments]) for i in range(0, len(segments), cfg.batch_segments)]
     done = 0
+    only = None
     try:
+        only, why = _chosen_streams_only(source, info, out)
+        if only is not None:
+            notes.append(f"rendered from a stream copy of the analysed streams (video #{info.video_stream}, "
+                         f"audio #{info.audio_stream}): {why}")
+        # An absolute path: ffmpeg never reads it as a URL (moviepy checks it exists as given).
+        path = str(only if only is not None else Path(os.path.abspath(source)))
         for b, batch in enumerate(batches):
             try:
-                src = VideoFileClip(str(source), audio=True)
+                src = VideoFileClip(path, audio=True)
             except (OSError, IOError) as exc:
                 raise MediaError(f"{source}: cannot be read for rendering ({exc})") from None
             try:
@@ -200,7 +335,8 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 if len(batches) > 1:
                     parts.append(target)
                 reel.write_videofile(
-                    str(target), codec=codec, audio_codec="aac", preset=preset, ffmpeg_params=extra,
+                    str(target), codec=codec, audio_codec="aac", preset=preset,
+                    ffmpeg_params=extra + _even_size_params(*reel.size),
                     threads=threads, logger=None, fps=src.fps,
                     temp_audiofile=str(audio_tmp),
                 )
@@ -218,11 +354,14 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 progress(done / (len(segments) + (1 if len(batches) > 1 else 0)))
         if len(batches) > 1:
             _concat(parts, tmp)
+        _verified(tmp, out)
         finalize_mode(tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
         audio_tmp.unlink(missing_ok=True)
+        if only is not None:
+            only.unlink(missing_ok=True)
         for p in parts:
             p.unlink(missing_ok=True)
     if progress:
@@ -237,19 +376,24 @@ def render_ffmpeg(source, segments: Sequence[Segment], out: Path, cfg: RenderCon
     The yardstick for moviepy's throughput in `benchmarks/render.py`.
     """
     codec, _ = resolve_codec(cfg.codec)
+    info = media.probe(source)
+    url = media.local_url(source)
+    v = f":{info.video_stream}" if info.video_stream is not None else ":v:0"
+    a = f":{info.audio_stream}" if info.audio_stream is not None else ":a:0"
+    pad = "".join("," + p for p in _even_size_params(info.width, info.height)[1:])
     inputs: list[str] = []
     chains = []
     labels = []
     fade = cfg.audio_fade_s
     for i, seg in enumerate(segments):
-        inputs += ["-ss", f"{seg.start:.3f}", "-t", f"{seg.duration:.3f}", "-i", str(source)]
-        chains.append(f"[{i}:v]setpts=PTS-STARTPTS[v{i}]")
-        chains.append(f"[{i}:a]asetpts=PTS-STARTPTS,afade=t=in:d={fade},"
+        inputs += ["-ss", f"{seg.start:.3f}", "-t", f"{seg.duration:.3f}", "-i", url]
+        chains.append(f"[{i}{v}]setpts=PTS-STARTPTS{pad}[v{i}]")
+        chains.append(f"[{i}{a}]asetpts=PTS-STARTPTS,afade=t=in:d={fade},"
                       f"afade=t=out:st={max(seg.duration - fade, 0):.3f}:d={fade}[a{i}]")
         labels.append(f"[v{i}][a{i}]")
     graph = ";".join(chains) + ";" + "".join(labels) + f"concat=n={len(segments)}:v=1:a=1[v][a]"
     _run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:v", codec,
-                 *_codec_params(cfg, codec), "-c:a", "aac", str(out)], "ffmpeg reference render")
+                 *_codec_params(cfg, codec), "-c:a", "aac", os.path.abspath(out)], "ffmpeg reference render")
     return {"mode": "ffmpeg", "codec": codec}
 
 

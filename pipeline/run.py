@@ -171,6 +171,9 @@ def analyze(
     _check_writable(cache_dir)
     notes: list[str] = []
     duration = info.duration_s
+    if info.stated_duration_s and abs(info.stated_duration_s - duration) > max(1.0, 0.01 * duration):
+        notes.append(f"the file's header says {info.stated_duration_s:.1f} s but its footage ends at {duration:.1f} s: "
+                     "analysed the footage")
     sc = cfg.signals
 
     # The detector first: missing weights fail before any decoding.
@@ -710,15 +713,18 @@ def run_match(
     notes = list(sel.notes)
     reel = None
     render_info: dict = {}
+    reel_s = sum(s.duration for s in sel.selected)
     if render and sel.selected:
         reel, render_info, timings["render"] = render_to(out, video, sel.selected, cfg, reporter=reporter)
+        notes.extend(render_info.get("notes", []))
+        reel_s = render_info.get("reel_s", reel_s)
     elif render:
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
     return {
         "input": str(video), "output": str(out), "fingerprint": a.fingerprint, "cache_hit": a.cache_hit,
         "detector": a.detector, "segments": len(sel.segments), "selected": len(sel.selected),
-        "reel": str(reel) if reel else None, "reel_s": round(sum(s.duration for s in sel.selected), 3),
+        "reel": str(reel) if reel else None, "reel_s": round(reel_s, 3),
         "target_s": sel.target_s, "timings": {k: round(v, 3) for k, v in timings.items()}, "notes": notes,
     }
 

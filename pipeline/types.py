@@ -46,7 +46,10 @@ class MediaInfo:
     vfr: bool = False
     n_frames: int | None = None
     has_b_frames: bool = False
-    audio: tuple[AudioStreamInfo, ...] = ()
+    audio: tuple[AudioStreamInfo, ...] = ()  # every decodable audio stream, in file order
+    video_stream: int | None = None  # index of the analysed video stream (default, else best)
+    audio_stream: int | None = None  # index of the analysed audio stream (default with sound, else best)
+    stated_duration_s: float | None = None  # what the container says; duration_s is the footage's
 
     @property
     def has_audio(self) -> bool:

@@ -8,6 +8,7 @@ aac with the index at the end, as ffmpeg writes it) or from ffmpeg's test source
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import struct
@@ -189,6 +190,74 @@ def _base(d: Path, base: Path) -> Path:
     return base
 
 
+def _fifo(d: Path, base: Path) -> Path:
+    """A named pipe where a file was expected (a capture tool's live output)."""
+    p = d / "live_feed.mp4"
+    if not p.exists():
+        os.mkfifo(p)
+    return p
+
+
+def _symlink_loop(d: Path, base: Path) -> Path:
+    a, b = d / "loop_a.mp4", d / "loop_b.mp4"
+    if not a.is_symlink():
+        a.symlink_to(b.name)
+        b.symlink_to(a.name)
+    return a
+
+
+def mkv_with_stated_duration(src: Path, p: Path, seconds: float) -> Path:
+    """`src` remuxed to Matroska, its header's Duration (Segment Info, ID 0x4489) patched."""
+    ffmpeg("-i", str(src), "-c", "copy", str(p))
+    data = bytearray(p.read_bytes())
+    info = data.index(b"\x15\x49\xa9\x66")  # the Segment Info element
+    i = data.index(b"\x44\x89\x88", info)  # Duration: an 8-byte float in TimecodeScale units (ms)
+    data[i + 3: i + 11] = struct.pack(">d", seconds * 1000.0)
+    p.write_bytes(bytes(data))
+    return p
+
+
+def _long_header(d: Path, base: Path) -> Path:
+    return mkv_with_stated_duration(base, d / "header_says_3h.mkv", 3 * 3600.0)
+
+
+def _ts_offset(d: Path, base: Path) -> Path:
+    """Timestamps that start at 10 000 s (a recorder's clock, a cut from a long stream)."""
+    p = d / "starts_at_10000s.mkv"
+    ffmpeg("-i", str(base), "-c", "copy", "-output_ts_offset", "10000", str(p))
+    return p
+
+
+def _no_duration(d: Path, base: Path) -> Path:
+    """Matroska written to a pipe, as a live recorder writes it: no duration, no index."""
+    p = d / "never_finalised.mkv"
+    with open(p, "wb") as f:
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(base), "-c", "copy",
+                        "-f", "matroska", "pipe:1"], stdout=f, stdin=subprocess.DEVNULL, check=True)
+    return p
+
+
+def _second_video_default(d: Path, base: Path) -> Path:
+    """Two video streams: first a 1 s 160x90 preview, then the match, marked default."""
+    preview = d / "preview_1s.mp4"
+    ffmpeg("-i", str(base), "-t", "1", "-vf", "scale=160:90", "-an", "-c:v", "libx264", "-preset", "ultrafast",
+           str(preview))
+    p = d / "preview_then_match.mp4"
+    ffmpeg("-i", str(base), "-i", str(preview), "-map", "1:v", "-map", "0:v", "-map", "0:a", "-c", "copy",
+           "-disposition:v:0", "0", "-disposition:v:1", "default", str(p))
+    preview.unlink()
+    return p
+
+
+def _silent_first_audio(d: Path, base: Path) -> Path:
+    """Two audio tracks: first an empty (silent) commentary slot, then the stadium, marked default."""
+    p = d / "silent_first_track.mp4"
+    ffmpeg("-i", str(base), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-map", "0:v", "-map", "1:a",
+           "-map", "0:a", "-c:v", "copy", "-c:a", "aac", "-shortest", "-disposition:a:0", "0",
+           "-disposition:a:1", "default", str(p))
+    return p
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -230,6 +299,17 @@ CASES = [
     Case("ntsc", "59.94 fps", _ntsc, "analyze", 0, "timeline"),
     Case("odd_name", "non-ASCII, spaces, apostrophe and # in folder and file name", _odd_name, "analyze", 0,
          "timeline"),
+    Case("fifo", "a named pipe (FIFO) called .mp4", _fifo, "probe", 3, "not a regular file (a FIFO)"),
+    Case("symlink_loop", "two symlinks pointing at each other", _symlink_loop, "probe", 3, "symlink loop"),
+    # The base clip is 6 s: 12 timeline bins of 0.5 s, whatever the header says.
+    Case("long_header", "6 s mkv whose header says 3 h", _long_header, "analyze", 0, "(12 bins of 0.5 s"),
+    Case("ts_offset", "6 s mkv whose timestamps start at 10 000 s", _ts_offset, "analyze", 0, "(12 bins of 0.5 s"),
+    Case("no_duration", "mkv written to a pipe (no duration, no index)", _no_duration, "analyze", 0,
+         "(12 bins of 0.5 s"),
+    Case("second_video_default", "first video stream a 1 s preview, the match second (default)",
+         _second_video_default, "analyze", 0, "(12 bins of 0.5 s"),
+    Case("silent_first_audio", "first audio track silent, the stadium second (default)", _silent_first_audio,
+         "analyze", 0, "(12 bins of 0.5 s"),
 ]
 
 CASE_BY_NAME = {c.name: c for c in CASES}

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +16,7 @@ import pytest
 from pipeline import media
 from pipeline.errors import MediaError
 
-from .conftest import REAL, ffmpeg, needs_shared, real_clip, run_cli
+from .conftest import REAL, ffmpeg, ffmpeg_exe, needs_shared, real_clip, run_cli
 
 # ---------------------------------------------------------------- generated clips
 
@@ -245,3 +251,150 @@ def test_real_audio_is_not_constant():
 def test_audio_only_real_file():
     info = media.probe(real_clip("crowd_audio_brazil_stadium/crowd.mp3"))
     assert not info.has_video and info.audio[0].sample_rate == 16000
+
+
+# ---------------------------------------------------------------- awkward names, streams, headers
+
+
+@contextmanager
+def stdin_untouched(tmp_path):
+    """fd 0 is a file of bait bytes for the duration; afterwards nothing may have read any of
+    it (in this process, or in an ffmpeg child inheriting it)."""
+    bait = tmp_path / "stdin.bait"
+    bait.write_bytes(b"this is stdin, not a video\n" * 4096)
+    saved = os.dup(0)
+    fd = os.open(bait, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+    try:
+        yield
+        assert os.lseek(0, 0, os.SEEK_CUR) == 0, "stdin was read"
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+
+
+URL_LIKE_NAMES = ["pipe:0", "2024-05-11T20:45.mp4"]
+
+
+@pytest.mark.parametrize("name", URL_LIKE_NAMES)
+def test_names_that_look_like_urls_are_local_files(tmp_path, monkeypatch, small_match, name):
+    """A file named `pipe:0` is not stdin, and `2024-05-11T20:45.mp4` asks for no protocol
+    "2024-05-11T20": given by a relative name, each is the file of that name."""
+    shutil.copy(small_match, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    ref = media.probe(small_match)
+    with stdin_untouched(tmp_path):
+        info = media.probe(name)
+        ts = [f.t_s for f in media.frames(name, fps=2, width=160)]
+        x = media.audio(name, sr=8000).read_all()
+        accel, _ = media.hwaccel_decoder("auto", name)
+    assert info.duration_s == pytest.approx(ref.duration_s) and (info.width, info.height) == (ref.width, ref.height)
+    assert len(ts) == pytest.approx(ref.duration_s * 2, abs=1) and ts[0] < 0.1
+    assert len(x) / 8000 == pytest.approx(ref.duration_s, abs=0.1) and np.sqrt(np.mean(x ** 2)) > 1e-3
+
+
+def _two_video_streams(tmp_path, small_match, ext: str, marked: bool) -> Path:
+    """A 1 s 160x90 preview as the first video stream, the 8 s match second (marked default
+    when `marked`; in mkv every stream is default unless told otherwise)."""
+    preview = tmp_path / "preview.mp4"
+    ffmpeg("-i", str(small_match), "-t", "1", "-vf", "scale=160:90", "-an", "-c:v", "libx264", "-preset", "ultrafast",
+           str(preview))
+    out = tmp_path / f"two_videos_{'marked' if marked else 'unmarked'}.{ext}"
+    flags = ["-disposition:v:0", "0", "-disposition:v:1", "default"] if marked else []
+    ffmpeg("-i", str(small_match), "-i", str(preview), "-map", "1:v", "-map", "0:v", "-map", "0:a", "-c", "copy",
+           *flags, str(out))
+    return out
+
+
+@pytest.mark.parametrize("ext, marked", [("mp4", True), ("mkv", True), ("mkv", False)])
+def test_default_or_longest_video_stream_is_analysed_not_the_first(tmp_path, small_match, ext, marked):
+    path = _two_video_streams(tmp_path, small_match, ext, marked)
+    info = media.probe(path)
+    assert info.video_stream == 1 and info.to_dict()["video_stream"] == 1
+    assert (info.width, info.height) == (320, 180) and info.duration_s == pytest.approx(8.0, abs=0.1)
+    frames = list(media.frames(path, fps=2, width=None, info=info))
+    assert frames[-1].t_s > 7.0 and frames[0].image.shape == (180, 320, 3)
+
+
+def _silent_first_track(tmp_path, small_match, marked: str) -> Path:
+    """Silence (anullsrc) as audio track 1, the match's sound as track 2; `marked`: which
+    tracks carry the default mark ("second" or "both")."""
+    flags = {"second": ["-disposition:a:0", "0", "-disposition:a:1", "default"],
+             "both": ["-disposition:a:0", "default", "-disposition:a:1", "default"]}[marked]
+    out = tmp_path / f"silent_first_{marked}.mkv"
+    ffmpeg("-i", str(small_match), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-map", "0:v", "-map", "1:a",
+           "-map", "0:a", "-c:v", "copy", "-c:a", "aac", "-shortest", *flags, str(out))
+    return out
+
+
+@pytest.mark.parametrize("marked", ["second", "both"])
+def test_a_silent_first_audio_track_is_not_analysed(tmp_path, small_match, marked):
+    path = _silent_first_track(tmp_path, small_match, marked)
+    info = media.probe(path)
+    assert [a.index for a in info.audio] == [1, 2]
+    assert info.audio_stream == 2 and info.to_dict()["audio_stream"] == 2
+    track = media.audio(path, sr=8000, info=info)
+    x = track.read_all()
+    assert track.stream_index == 2 and not track.silent and np.sqrt(np.mean(x ** 2)) > 1e-3
+
+
+def _lying_header(tmp_path, small_match, kind: str) -> Path:
+    from .media_cases import mkv_with_stated_duration
+
+    if kind == "header_3h":
+        return mkv_with_stated_duration(small_match, tmp_path / "header_3h.mkv", 3 * 3600.0)
+    if kind == "no_duration":
+        out = tmp_path / "piped.mkv"
+        with open(out, "wb") as f:
+            subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(small_match), "-c", "copy",
+                            "-f", "matroska", "pipe:1"], stdout=f, stdin=subprocess.DEVNULL, check=True)
+        return out
+    out = tmp_path / f"{kind}.{kind.split('_')[-1]}"  # offset_mkv, offset_ts
+    ffmpeg("-i", str(small_match), "-c", "copy", "-output_ts_offset", "10000", str(out))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["header_3h", "offset_mkv", "offset_ts", "no_duration"])
+def test_length_is_the_footage_not_the_header(tmp_path, small_match, kind):
+    """An 8 s clip whose header says 3 h, whose timestamps start at 10 000 s, or that states
+    no length at all (a recording never finalised): 8 s, times from 0."""
+    path = _lying_header(tmp_path, small_match, kind)
+    info = media.probe(path)
+    assert info.duration_s == pytest.approx(8.0, abs=0.1)
+    if kind == "header_3h":
+        assert info.to_dict()["stated_duration_s"] == pytest.approx(3 * 3600.0)
+    if kind == "no_duration":
+        assert info.stated_duration_s is None
+    ts = [f.t_s for f in media.frames(path, fps=5, width=160, info=info)]
+    assert ts[0] < 0.1 and 7.5 < ts[-1] < 8.0 and len(ts) == pytest.approx(40, abs=2)
+    x = media.audio(path, sr=8000, info=info).read_all()
+    assert len(x) / 8000 == pytest.approx(8.0, abs=0.1)
+
+
+def test_a_cut_off_mp4_keeps_its_indexed_length(synth_dir, small_match):
+    """The MP4 index lists every frame: footage ending early means lost data, so the
+    indexed length stays (the run then notes where the video stops)."""
+    full = synth_dir / "faststart_for_cut.mp4"
+    ffmpeg("-i", str(small_match), "-c", "copy", "-movflags", "+faststart", str(full))
+    data = full.read_bytes()
+    cut = synth_dir / "faststart_cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    info = media.probe(cut)
+    assert info.duration_s == pytest.approx(8.0, abs=0.1)
+    assert [f.t_s for f in media.frames(cut, fps=2, width=160)][-1] < 6.0
+
+
+def test_fifo_symlink_loop_and_broken_link_say_what_they_are(tmp_path):
+    fifo = tmp_path / "feed.mp4"
+    os.mkfifo(fifo)
+    (tmp_path / "a.mp4").symlink_to("b.mp4")
+    (tmp_path / "b.mp4").symlink_to("a.mp4")
+    (tmp_path / "dangling.mp4").symlink_to("moved_away.mp4")
+    for path, needle in [(fifo, "not a regular file (a FIFO)"), (tmp_path / "a.mp4", "symlink loop"),
+                         (tmp_path / "dangling.mp4", "broken symlink (points to moved_away.mp4")]:
+        with pytest.raises(MediaError, match=re.escape(needle)):
+            media.probe(path)
+    r = run_cli("probe", fifo, timeout=60)  # opening the FIFO would block: the check must come first
+    assert r.returncode == 3
+    assert r.stderr.strip() == f"error: {fifo}: not a regular file (a FIFO); give the path of a video file"

@@ -6,6 +6,7 @@ from source pixels with `frame.scale`), an mp4 out (PyAV libx264, cv2 mp4v as fa
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -94,7 +95,7 @@ class _Writer:
             import av
             from fractions import Fraction
 
-            self.container = av.open(str(path), "w", format="mp4")
+            self.container = av.open(os.path.abspath(path), "w", format="mp4")
             self.stream = self.container.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
             self.stream.width, self.stream.height = w, h
             self.stream.pix_fmt = "yuv420p"

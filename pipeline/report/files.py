@@ -261,7 +261,8 @@ def _merge_overlaps(segments: list[Segment], notes: list[str]) -> list[Segment]:
         if out and s.start < out[-1].end - 1e-6:
             last = out[-1]
             if s.end <= last.end + 1e-6:
-                notes.append(f"selection: {s.id} repeats {last.id}'s time: shown once")
+                what = f"{s.id} is named more than once" if s.id == last.id else f"{s.id} lies inside {last.id}"
+                notes.append(f"selection: {what}: shown once")
                 continue
             notes.append(f"selection: {s.id} overlaps {last.id}: joined into one segment")
             out[-1] = Segment(id=last.id, start=last.start, end=s.end, peak=last.peak if last.score >= s.score else s.peak,
