@@ -4,6 +4,10 @@ Detector evaluation: recall and precision of a Detector on YOLO-format labelled 
 (`DIR/images/*.jpg|png` + `DIR/labels/*.txt`), for people (player + goalkeeper + referee,
 matched at IoU >= 0.5) and for the ball (a detected ball whose centre lies within 15 px of
 the labelled centre at 1920 px image width, scaled with the width).
+
+Event evaluation: goal/chance recall and reel precision of a segments.json against a truth
+file, plus how well the ranking found the events (each event's best overlapping rank, the
+share of goals among the top-k candidates) and candidate kinds against truth types.
 """
 
 from __future__ import annotations
@@ -187,6 +191,13 @@ def eval_detector(
 # ----------------------------------------------------------------------------- events in the reel
 
 GOAL_WINDOW_S = (3.0, 1.0)  # a goal is in the reel when [time - 3 s, time + 1 s] is covered
+# A candidate "overlaps" an event when its [start, end] shares at least this share of the
+# event's window [time - 3 s, time + 1 s], clipped to the video: 1 s of a whole window, less
+# of one clipped at the start or end of the video. A candidate that only grazes the window
+# with its edge has not found the moment.
+OVERLAP_MIN_SHARE = 0.25
+KINDS = ("goal", "chance", "other")  # candidate kinds; a candidate without `kind` is "other"
+TRUTH_TYPES = ("goal", "chance")
 
 
 def _union(intervals) -> list[tuple[float, float]]:
@@ -208,26 +219,117 @@ def _overlap(a: tuple[float, float], union: list[tuple[float, float]]) -> float:
     return sum(max(0.0, min(a[1], e) - max(a[0], s)) for s, e in union)
 
 
+def event_window(event: dict, duration_s: float) -> tuple[float, float]:
+    """[time - 3 s, time + 1 s] clipped to [0, duration_s]."""
+    return (max(event["time"] - GOAL_WINDOW_S[0], 0.0), min(event["time"] + GOAL_WINDOW_S[1], duration_s))
+
+
+def overlaps(segment: dict, window: tuple[float, float]) -> bool:
+    """Whether `segment` ([start, end], as in segments.json) shares at least
+    OVERLAP_MIN_SHARE of `window`'s length with it; touching edges never count."""
+    shared = min(segment["end"], window[1]) - max(segment["start"], window[0])
+    return shared > 1e-6 and shared >= OVERLAP_MIN_SHARE * (window[1] - window[0]) - 1e-6
+
+
+def candidate_kind(segment: dict) -> str:
+    kind = segment.get("kind")
+    return kind if kind in KINDS else "other"
+
+
+def _rank_key(segment: dict) -> tuple[float, float]:
+    rank = segment.get("rank")
+    return (float(rank) if rank is not None else float("inf"), float(segment["start"]))
+
+
+def _max_matching(edges: list[list[int]], n_right: int) -> int:
+    """Size of a maximum bipartite matching (Kuhn's augmenting paths); edges[i] lists the
+    right-hand nodes left node i may take."""
+    owner = [-1] * n_right
+
+    def augment(i: int, seen: list[bool]) -> bool:
+        for j in edges[i]:
+            if not seen[j]:
+                seen[j] = True
+                if owner[j] < 0 or augment(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    return sum(augment(i, [False] * n_right) for i in range(len(edges)))
+
+
+def top_k_goal_share(segments: list[dict], truth: dict, duration_s: float) -> dict:
+    """Share of goals among the k best-ranked candidates, k = the number of goals in truth.
+
+    A top-k candidate counts as a goal when it overlaps (see `overlaps`) some goal's window;
+    each goal is counted once and each candidate once (a maximum one-to-one matching), so
+    two candidates on the same goal count one, and one long candidate over two goals counts
+    one. Returns {"k", "goals" (matched count), "share" (goals / k, None when k is 0), "ids"}.
+    """
+    goal_windows = [event_window(e, duration_s) for e in truth.get("events", []) if e["type"] == "goal"]
+    k = len(goal_windows)
+    top = sorted(segments, key=_rank_key)[:k]
+    edges = [[j for j, w in enumerate(goal_windows) if overlaps(s, w)] for s in top]
+    matched = _max_matching(edges, k)
+    return {"k": k, "goals": matched, "share": round(matched / k, 4) if k else None, "ids": [s["id"] for s in top]}
+
+
+def kind_confusion(segments: list[dict], truth: dict, duration_s: float) -> dict:
+    """Candidate kinds against truth types: {truth row: {column: count}}.
+
+    Rows "goal" and "chance" count truth events, each under the kind of its best-ranked
+    overlapping candidate (columns goal/chance/other) or under "missed" when no candidate
+    overlaps its window. Row "none" counts candidates, by kind, that overlap no event: neither
+    an event's window nor its [start, end] (so a candidate on a goal's celebration is not a
+    false alarm). A candidate without `kind` is "other".
+    """
+    events = truth.get("events", [])
+    table = {t: {**{k: 0 for k in KINDS}, "missed": 0} for t in TRUTH_TYPES}
+    table["none"] = {k: 0 for k in KINDS}
+    ranked = sorted(segments, key=_rank_key)
+    for e in events:
+        if e["type"] not in TRUTH_TYPES:
+            continue
+        w = event_window(e, duration_s)
+        best = next((s for s in ranked if overlaps(s, w)), None)
+        table[e["type"]][candidate_kind(best) if best else "missed"] += 1
+    spans = [event_window(e, duration_s) for e in events] + [(e["start"], e["end"]) for e in events]
+    for s in segments:
+        if not any(min(s["end"], b) - max(s["start"], a) > 1e-6 for a, b in spans):
+            table["none"][candidate_kind(s)] += 1
+    return table
+
+
 def evaluate_events(segments: list[dict], truth: dict, duration_s: float) -> dict:
     """Goal and chance recall and reel precision as defined in DESIGN.md (Contracts).
 
-    segments: dicts with start, end, selected, rank, id (segments.json entries).
-    truth: {"events": [{"type", "time", "start", "end"}]}.
+    segments: dicts with start, end, selected, rank, id, and optionally kind and confidence
+    (segments.json entries). truth: {"events": [{"type", "time", "start", "end"}]}.
     A goal (chance) is in the reel when [time - 3 s, time + 1 s], clipped to the video, lies
     inside the union of selected segments; precision is the share of reel time inside any
-    event's [start, end]. Each goal also gets the best rank of any candidate covering it.
+    event's [start, end]. Per event, `best_rank` is the best rank of any candidate covering
+    the whole window (one that alone would put it in the reel); `overlap_rank` the best rank
+    of any candidate overlapping it (see `overlaps`), with that candidate's id
+    (`overlap_segment`), kind and confidence. Also `top_k` (see `top_k_goal_share`) and
+    `confusion` (see `kind_confusion`).
     """
     selected = [s for s in segments if s.get("selected")]
     union = _union((s["start"], s["end"]) for s in selected)
     events = truth.get("events", [])
+    ranked = sorted(segments, key=_rank_key)
     per_event = []
     for e in events:
-        w = (max(e["time"] - GOAL_WINDOW_S[0], 0.0), min(e["time"] + GOAL_WINDOW_S[1], duration_s))
+        w = event_window(e, duration_s)
         found = _covered(w, union)
         covering = [s for s in segments if s["start"] <= w[0] + 1e-6 and w[1] <= s["end"] + 1e-6]
         best = min((s["rank"] for s in covering), default=None)
+        near = next((s for s in ranked if overlaps(s, w)), None)
         per_event.append({"type": e["type"], "time": e["time"], "in_reel": found, "best_rank": best,
-                          "segment": next((s["id"] for s in selected if s["start"] <= w[0] + 1e-6 and w[1] <= s["end"] + 1e-6), None)})
+                          "segment": next((s["id"] for s in selected if s["start"] <= w[0] + 1e-6 and w[1] <= s["end"] + 1e-6), None),
+                          "overlap_rank": near.get("rank") if near else None,
+                          "overlap_segment": near["id"] if near else None,
+                          "kind": candidate_kind(near) if near else "missed",
+                          "confidence": near.get("confidence") if near else None})
     goals = [p for p in per_event if p["type"] == "goal"]
     chances = [p for p in per_event if p["type"] == "chance"]
     reel_s = sum(b - a for a, b in union)
@@ -239,4 +341,7 @@ def evaluate_events(segments: list[dict], truth: dict, duration_s: float) -> dic
         "precision": (inside / reel_s) if reel_s > 0 else None,
         "goals": len(goals), "chances": len(chances), "reel_s": round(reel_s, 3),
         "events": per_event,
+        "top_k": top_k_goal_share(segments, truth, duration_s),
+        "confusion": kind_confusion(segments, truth, duration_s),
+        "overlap_min_share": OVERLAP_MIN_SHARE,
     }

@@ -54,17 +54,17 @@ def duration(path: Path) -> float:
     return probe(path).duration_s
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-o", "--output", type=Path, default=Path("bench/real_montage.mp4"))
-    args = ap.parse_args()
-    if not REAL.is_dir():
-        raise SystemExit(f"real clips not found at {REAL}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+def build_montage(clips: list[str], output: Path, real: Path = REAL) -> dict:
+    """Join `clips` (paths relative to `real`) in order into `output` at one loudness and one
+    frame size; return the labels document (events and replays in montage time, clip spans)
+    without writing it."""
+    if not real.is_dir():
+        raise SystemExit(f"real clips not found at {real}")
+    output.parent.mkdir(parents=True, exist_ok=True)
     inputs, chains, spans, events, replays = [], [], [], [], []
     offset = 0.0
-    for i, rel in enumerate(CLIPS):
-        path = REAL / rel
+    for i, rel in enumerate(clips):
+        path = real / rel
         lufs = integrated_lufs(path)
         gain = TARGET_LUFS - lufs
         dur = duration(path)
@@ -84,15 +84,27 @@ def main() -> None:
                 replays.append({"start": round(a + offset, 3), "end": round(b + offset, 3), "clip": rel})
         print(f"{rel:48s} {dur:6.2f} s  {lufs:6.1f} LUFS  gain {gain:+.1f} dB  at {offset:7.2f} s")
         offset += dur
-    graph = ";".join(chains) + ";" + "".join(f"[v{i}][a{i}]" for i in range(len(CLIPS))) + f"concat=n={len(CLIPS)}:v=1:a=1[v][a]"
-    tmp = args.output.with_name(f".{args.output.name}.tmp.mp4")
+    graph = ";".join(chains) + ";" + "".join(f"[v{i}][a{i}]" for i in range(len(clips))) + f"concat=n={len(clips)}:v=1:a=1[v][a]"
+    tmp = output.with_name(f".{output.name}.tmp.mp4")
     subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "50", "-c:a", "aac", "-b:a", "160k", str(tmp)], check=True)
-    tmp.replace(args.output)
-    out_labels = args.output.with_name(args.output.stem + ".labels.json")
-    out_labels.write_text(json.dumps({"events": events, "replays": replays, "clips": spans,
-                                      "source": "labels.json of each clip, shifted into montage time"}, indent=2))
-    print(f"wrote {args.output} ({offset:.1f} s) and {out_labels}")
+    tmp.replace(output)
+    return {"events": events, "replays": replays, "clips": spans, "duration": round(offset, 3),
+            "source": "labels.json of each clip, shifted into montage time"}
+
+
+def labels_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".labels.json")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-o", "--output", type=Path, default=Path("bench/real_montage.mp4"))
+    args = ap.parse_args()
+    doc = build_montage(CLIPS, args.output)
+    out_labels = labels_path(args.output)
+    out_labels.write_text(json.dumps(doc, indent=2))
+    print(f"wrote {args.output} ({doc['duration']:.1f} s) and {out_labels}")
 
 
 if __name__ == "__main__":
