@@ -122,8 +122,10 @@ def test_exported_selection_renders(page, hostile_out, tmp_path):
     path = tmp_path / "selection.json"
     dl.value.save_as(path)
     sel = json.loads(path.read_text())
+    # By id and by time, with the config fingerprint the ids belong to (a rescore may renumber).
     assert sel == {"schema_version": doc["schema_version"], "input_fingerprint": doc["input"]["fingerprint"],
-                   "segments": [{"id": keep["id"]}]}
+                   "config_fingerprint": doc["config_fingerprint"],
+                   "segments": [{"id": keep["id"], "start": keep["start"], "end": keep["end"]}]}
     r = run_cli("render", out, "--selection", path)  # moviepy: frame-exact
     assert r.returncode == 0, r.stderr
     reel = media.probe(out / "reel.mp4")
