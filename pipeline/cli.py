@@ -206,12 +206,18 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     console = _console()
     chosen = sel.selected
     table = Table(title=f"{len(chosen)} of {len(sel.segments)} candidate segments selected", show_lines=False)
-    for col in ("id", "rank", "start", "end", "score", "reason"):
+    for col in ("id", "rank", "kind", "start", "end", "score", "reason"):
         table.add_column(col, overflow="fold")
     for s in sorted(chosen, key=lambda s: s.start):
-        table.add_row(s.id, str(s.rank), _clock(s.start), _clock(s.end), f"{s.score:.2f}", s.reason)
+        kind = f"{s.kind or 'other'} {s.confidence:.2f}" if s.confidence is not None else (s.kind or "other")
+        table.add_row(s.id, str(s.rank), kind, _clock(s.start), _clock(s.end), f"{s.score:.2f}", s.reason)
     console.print(table)
     total = sum(s.duration for s in chosen)
+    goals = [s for s in sel.segments if s.kind == "goal" and s.replay_of is None]
+    if goals:
+        left = [s for s in goals if not s.selected]
+        console.print(f"goals     {len(goals)} found, {len(goals) - len(left)} in the reel"
+                      + (f"; left out: {', '.join(s.id for s in left)} (reel full)" if left else ""), highlight=False)
     console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"))
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)

@@ -201,6 +201,25 @@ class MotionSignalsConfig(_Section):
         return self
 
 
+class ScorebugSignalsConfig(_Section):
+    enabled: bool
+    locate_frames: int = Field(ge=2, le=200)  # frames spread over the match searched for the bug
+    top_fraction: float = Field(gt=0, le=0.5)  # share of the frame height searched, from the top
+    min_share: float = Field(gt=0, le=1)  # share of those frames that must show text at one place
+    min_hits: int = Field(ge=1, le=200)  # ... and a score read there, at least this many frames
+    every_s: float = Field(gt=0, le=3600)  # s between reads of the bug
+    refine_s: float = Field(gt=0, le=600)  # s, a score change is narrowed down to this interval
+    refine_max_reads: int = Field(ge=0, le=10000)  # extra reads for that, per match at most
+    confirm_reads: int = Field(ge=1, le=10)  # reads in a row a new score needs
+    ocr_threads: int = Field(ge=0, le=64)  # ONNX Runtime threads; 0 = its default (every core)
+    ocr_min_confidence: float = Field(ge=0, le=1)  # recognised lines below this are not read
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        _less(self, _where(self), "min_hits", "locate_frames", strict=False)
+        return self
+
+
 class SignalsConfig(_Section):
     bin_s: float = Field(ge=0.05, le=10)  # s, timeline bin width (finer bins than 50 ms only add noise)
     clip_z: float = Field(gt=0)
@@ -208,6 +227,7 @@ class SignalsConfig(_Section):
     audio: AudioSignalsConfig
     shots: ShotsSignalsConfig
     motion: MotionSignalsConfig
+    scorebug: ScorebugSignalsConfig
 
 
 class CascadeConfig(_Section):
@@ -250,6 +270,8 @@ class SegmentsConfig(_Section):
     core_pre_s: float = Field(ge=0)
     core_post_s: float = Field(ge=0)
     core_rise_fraction: float = Field(ge=0, le=1)
+    goal_core_pre_s: float = Field(ge=0)  # a goal's core: never trimmed below it
+    goal_core_post_s: float = Field(ge=0)
     pre_roll_s: float = Field(ge=0)
     post_roll_s: float = Field(ge=0)
     snap_to_cut_s: float = Field(ge=0)
@@ -289,6 +311,37 @@ class BatchConfig(_Section):
     gpus_per_job: float = Field(ge=0)
 
 
+class EventsConfig(_Section):
+    """How a candidate's kind (goal / chance / other) is read from the broadcast's evidence
+    (pipeline/events.py). Units in the names; every `*_unit_s` is the amount of that
+    evidence that counts as one unit, each term capped at `cap` units."""
+
+    sustain_z: float = Field(gt=0)  # z over the match baseline that counts as a roar / a cry
+    sound_before_s: float = Field(ge=0)
+    sound_after_s: float = Field(gt=0)
+    sound_unit_s: float = Field(gt=0)
+    reaction_delay_s: float = Field(ge=0)
+    reaction_window_s: float = Field(gt=0)
+    reaction_unit_s: float = Field(gt=0)
+    restart_wide_s: float = Field(gt=0)
+    no_play_max_s: float = Field(gt=0)
+    no_play_unit_s: float = Field(gt=0)
+    replay_within_s: float = Field(ge=0)
+    replay_unit_s: float = Field(gt=0)
+    score_before_s: float = Field(ge=0)
+    score_after_s: float = Field(ge=0)
+    cap: float = Field(gt=0)
+    w_score_change: float = Field(ge=0)
+    w_replay: float = Field(ge=0)
+    w_reaction: float = Field(ge=0)
+    w_no_play: float = Field(ge=0)
+    w_roar: float = Field(ge=0)
+    w_voice: float = Field(ge=0)
+    bias: float
+    goal_min_confidence: float = Field(gt=0, lt=1)
+    chance_min_sound_s: float = Field(ge=0)
+
+
 class Config(_Section):
     media: MediaConfig
     detect: DetectConfig
@@ -297,6 +350,7 @@ class Config(_Section):
     cascade: CascadeConfig
     weights: WeightsConfig
     segments: SegmentsConfig
+    events: EventsConfig
     render: RenderConfig
     report: ReportConfig
     batch: BatchConfig

@@ -471,7 +471,9 @@ class Selection:
 
 
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
-    from .segments import build_segments, excitement_curve, explain_selection, reason_for, select, target_duration
+    from .events import classify
+    from .segments import (build_segments, excitement_curve, explain_selection, reason_for, select, target_duration,
+                           widen_goal_cores)
 
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
@@ -486,12 +488,22 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
         min_score = -np.inf
         notes.append(f"input shorter than the {cfg.signals.audio.baseline_s:g} s audio baseline: scores are relative "
                      f"to the clip itself, so no minimum score ({cfg.segments.min_score:g}) applies")
+    evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
+    widen_goal_cores(segs, cfg.segments)
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
     for s in segs:
-        s.reason = reason_for(s, timeline)
+        ev = evidence.get(s.id)
+        told = [f"{s.kind} ({s.confidence:.2f})"] + (ev.phrases() if ev is not None else [])
+        s.reason = "; ".join(told + [reason_for(s, timeline)])
     explain_selection(segs, target, min_score)
     return Selection(segs, curve.score, curve.weights_used, notes, target)
+
+
+def score_changes(timeline: Timeline) -> list[dict]:
+    """Score-bug changes read during the analysis (`{"t_s", "score_from", "score_to", "team"}`)."""
+    bug = (timeline.meta or {}).get("scorebug") or {}
+    return [c for c in bug.get("changes", []) if isinstance(c, dict) and "t_s" in c]
 
 
 def column_weights(cfg: Config) -> dict[str, float]:

@@ -14,7 +14,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
 from .config import SegmentsConfig, WeightsConfig
-from .types import Segment, Timeline
+from .types import KINDS, Segment, Timeline
 
 GROUPS = ("motion", "audio", "shots")
 # Columns that describe the shot rather than excitement: they shape segment edges and
@@ -327,7 +327,8 @@ def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> 
 
 def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
            min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0) -> list[Segment]:
-    """Rank by score, then fill `target_s`: more good moments before longer ones.
+    """Rank (kinds first, see `rank_key`), then fill `target_s`: more good moments before
+    longer ones.
 
     Pass 1 takes, best first, each eligible segment's core (a few seconds either side of
     where its excitement rose: the goal and its roar); pass 2 grows the chosen ones, best
@@ -340,10 +341,11 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     """
     for s in segments:
         s.selected = False
-    ranked = sorted(segments, key=lambda s: (-s.score, s.start))
+    ranked = sorted(segments, key=rank_key)
     for r, s in enumerate(ranked, 1):
         s.rank = r
-    eligible = [s for s in ranked if s.replay_of is None and s.score >= min_score]
+    # A goal the broadcast's evidence shows is eligible whatever its excitement score.
+    eligible = [s for s in ranked if s.replay_of is None and (s.score >= min_score or s.kind == "goal")]
     left = float(target_s)
     extent: dict[int, tuple[float, float]] = {}
     for s in eligible:
@@ -385,6 +387,25 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
                 s.peak = float(min(max(s.peak, s.start), s.end))  # the top of what is shown
             s.selected = True
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
+
+
+def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig) -> None:
+    """A goal's core, what selection never trims below, runs from the attack that led to it
+    (`goal_core_pre_s` before its audio rose: the ball goes in up to 3 s before the roar) to
+    the first seconds of the celebration (`goal_core_post_s` after), within the candidate."""
+    for s in segments:
+        if s.kind != "goal" or s.replay_of is not None:
+            continue
+        at = s.anchor if s.anchor is not None else s.peak
+        a, b = s.core if s.core else (s.start, s.end)
+        s.core = (max(s.start, min(a, at - cfg.goal_core_pre_s)), min(s.end, max(b, at + cfg.goal_core_post_s)))
+
+
+def rank_key(s: Segment) -> tuple:
+    """Goals first, then chances, then other play (unclassified counts as other); by score
+    within a kind; ties break on start time."""
+    kind = s.kind if s.kind in KINDS else "other"
+    return (KINDS.index(kind), -s.score, s.start)
 
 
 def _shrunk(s: Segment, a: float, b: float, length: float) -> tuple[float, float]:

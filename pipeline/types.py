@@ -128,6 +128,9 @@ class Timeline:
         return min(bins, float(self.meta.get("duration_s", bins))) if self.meta else bins
 
 
+KINDS = ("goal", "chance", "other")  # what a candidate moment is, in ranking order
+
+
 @dataclass
 class Segment:
     """A candidate moment; the fields are the Contracts of DESIGN.md."""
@@ -142,6 +145,8 @@ class Segment:
     selected: bool = False
     reason: str = ""
     replay_of: str | None = None
+    kind: str | None = None  # "goal" | "chance" | "other" (pipeline/events.py); None: not classified
+    confidence: float | None = None  # 0-1, confidence in `kind`
     # Internal to selection, not part of segments.json: the moment's core, the time inside it
     # the moment turns on (where the audio rose) and, when the reel trimmed it, the
     # candidate's full extent.
@@ -165,6 +170,8 @@ class Segment:
             "selected": self.selected,
             "reason": self.reason,
             "replay_of": self.replay_of,
+            "kind": self.kind,
+            "confidence": self.confidence,
         }
 
 

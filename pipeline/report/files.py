@@ -18,7 +18,7 @@ import numpy as np
 from ..outputs import write_json, write_text
 from ..types import Segment, Timeline
 
-SCHEMA_VERSION = "1.1"  # 1.1: config_fingerprint; selections carry times with their ids
+SCHEMA_VERSION = "1.2"  # 1.1: config_fingerprint, selections carry times with their ids; 1.2: kind, confidence
 SEGMENTS_NAME = "segments.json"
 
 
@@ -132,6 +132,10 @@ def segments_doc_problem(doc: Any) -> str | None:
         rank = sg.get("rank")
         if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
             return f"segment {sid}: rank is not an integer"
+        if sg.get("kind") is not None and sg["kind"] not in ("goal", "chance", "other"):
+            return f"segment {sid}: kind {str(sg['kind'])[:20]!r} is not goal, chance or other"
+        if sg.get("confidence") is not None and not (_finite(sg["confidence"]) and 0 <= sg["confidence"] <= 1):
+            return f"segment {sid}: confidence is not a number in 0-1"
         if sg.get("replay_of") is not None and not (isinstance(sg["replay_of"], str) and SEGMENT_ID.match(sg["replay_of"])):
             return f"segment {sid}: replay_of is not a segment id"
     return None
@@ -153,7 +157,8 @@ def read_segments(out_dir: Path) -> dict:
 
 
 def segments_from_document(doc: dict) -> list[Segment]:
-    fields = ("id", "start", "end", "peak", "score", "components", "rank", "selected", "reason", "replay_of")
+    fields = ("id", "start", "end", "peak", "score", "components", "rank", "selected", "reason", "replay_of",
+              "kind", "confidence")
     return [Segment(**{k: s[k] for k in fields if k in s}) for s in doc["segments"]]
 
 

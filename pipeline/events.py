@@ -1,0 +1,207 @@
+"""Event kinds: is a candidate moment a goal, a chance, or other play?
+
+Takes the candidate segments and the timeline; gives each segment a `kind` ("goal",
+"chance", "other"), a `confidence` (0-1) and the evidence behind it, read from what a goal
+leaves in a broadcast rather than from how loud the moment is:
+
+- the score bug changes (one team's number goes up), when the score overlay was read;
+- play does not restart: after the moment come close-ups and off-pitch pictures (players,
+  bench, crowd) for tens of seconds instead of a wide shot of play;
+- a replay package follows;
+- the crowd roars for seconds (not a shout), the commentator's cry is sustained; both as
+  z-scores against the match's own baseline, so a loud crowd all match long is no evidence.
+
+Each piece of evidence is scaled to [0, `cap`] of its own unit and weighed in a logistic
+sum; the weights and units live in `configs/default.yaml` (`events:`). Pure functions over
+the timeline: no file reading, no printing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import EventsConfig
+from .types import Segment, Timeline
+
+_SCALE_WIDE = 0  # shots_scale categories: wide, medium, close-up, off-pitch
+
+
+@dataclass
+class Evidence:
+    """What the broadcast shows around one moment, in the units a reviewer reads."""
+
+    moment_s: float  # where the moment turned on (the audio rose), else its peak
+    score_change: dict | None = None  # {"t_s", "score_from", "score_to", "team"} read from the score bug
+    replay_s: float = 0.0  # length of the replay package that follows the moment (0: none)
+    reaction_s: float = 0.0  # seconds of close-up / off-pitch pictures in the reaction window
+    no_play_s: float = 0.0  # seconds from the moment until play restarts (a sustained wide shot)
+    roar_s: float = 0.0  # longest run of sustained crowd roar around the moment
+    roar_db: float = 0.0  # its top, dB over the match's roar baseline
+    voice_s: float = 0.0  # longest run of the commentator's raised pitch
+    voice_st: float = 0.0  # its top, semitones over the match's baseline
+    seen_s: float = 0.0  # how much footage after the moment there was to look at
+    terms: dict[str, float] = field(default_factory=dict)  # each term's contribution to the logit
+
+    def phrases(self) -> list[str]:
+        """The evidence as text, strongest kinds of evidence first."""
+        out = []
+        if self.score_change:
+            c = self.score_change
+            out.append(f"score {c['score_from']} -> {c['score_to']} at {_clock(c['t_s'])}")
+        if self.replay_s > 0:
+            out.append(f"replay package {self.replay_s:.0f} s")
+        if self.reaction_s >= 1.0:
+            out.append(f"celebration/reaction close-ups {self.reaction_s:.0f} s")
+        if self.no_play_s >= 1.0:
+            out.append(f"no play for {self.no_play_s:.0f} s after it" + (" (to the end of the footage)"
+                                                                        if self.no_play_s >= self.seen_s - 0.5 else ""))
+        if self.roar_s >= 1.0:
+            out.append(f"crowd roar +{self.roar_db:.0f} dB for {self.roar_s:.0f} s")
+        if self.voice_s >= 1.0:
+            out.append(f"commentator's cry +{self.voice_st:.0f} semitones for {self.voice_s:.0f} s")
+        return out
+
+
+def _clock(t_s: float) -> str:
+    return f"{int(t_s // 60):02d}:{int(t_s % 60):02d}"
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    if not mask.any():
+        return 0
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return int(np.max(edges[1::2] - edges[::2]))
+
+
+def _bins(t0: float, t1: float, bin_s: float, n: int) -> slice:
+    return slice(max(int(t0 // bin_s), 0), min(max(int(math.ceil(t1 / bin_s)), 0), n))
+
+
+def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: list[dict] | None = None,
+           replays: list[tuple[float, float]] | None = None) -> Evidence:
+    """The evidence around `seg`'s moment (see the module docstring). `replays`: the replay
+    packages that show this moment (default: any starting within `replay_within_s` after it)."""
+    bin_s = timeline.bin_s
+    n = len(timeline.t_s)
+    duration = timeline.duration_s
+    moment = float(seg.anchor if seg.anchor is not None else seg.peak)
+    ev = Evidence(moment_s=moment, seen_s=max(duration - moment, 0.0))
+    raw = (timeline.meta or {}).get("raw", {})
+
+    # Sound: sustained runs of roar and raised voice, around the moment.
+    around = _bins(moment - cfg.sound_before_s, moment + cfg.sound_after_s, bin_s, n)
+    for col, attr, unit_attr in (("audio_roar", "roar_s", "roar_db"), ("audio_voice", "voice_s", "voice_st")):
+        z = timeline.columns.get(col)
+        if z is None:
+            continue
+        w = np.nan_to_num(np.asarray(z, float)[around], nan=-np.inf)
+        setattr(ev, attr, _longest_run(w >= cfg.sustain_z) * bin_s)
+        if col in raw and getattr(ev, attr) > 0:
+            r = np.asarray(raw[col], float)[around]
+            setattr(ev, unit_attr, float(np.nanmax(r[w >= cfg.sustain_z])))
+
+    # Pictures: close-ups and off-pitch shots after the moment, and how long until play
+    # restarts (a wide shot held for `restart_wide_s`). Replays are not play.
+    scale = timeline.columns.get("shots_scale")
+    if scale is not None:
+        after = _bins(moment + cfg.reaction_delay_s, moment + cfg.reaction_window_s, bin_s, n)
+        sc = np.asarray(scale, float)[after]
+        ev.reaction_s = float(np.sum(np.nan_to_num(sc, nan=0.0) >= 2)) * bin_s
+        replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
+        look = _bins(moment + cfg.reaction_delay_s, moment + cfg.no_play_max_s, bin_s, n)
+        wide = (np.nan_to_num(np.asarray(scale, float)[look], nan=-1) == _SCALE_WIDE) & ~replay[look]
+        need = max(int(round(cfg.restart_wide_s / bin_s)), 1)
+        run, restart = 0, None
+        for i, w in enumerate(wide):
+            run = run + 1 if w else 0
+            if run >= need:
+                restart = i - need + 1
+                break
+        span = len(wide) if restart is None else restart
+        ev.no_play_s = float(span) * bin_s + (cfg.reaction_delay_s if span else 0.0)
+        ev.no_play_s = min(ev.no_play_s, ev.seen_s)
+
+    # A replay package starting after the moment, within the window.
+    spans = replays if replays is not None else (timeline.meta or {}).get("replays") or []
+    for a, b in spans:
+        if moment < float(a) <= moment + cfg.replay_within_s:
+            ev.replay_s = float(b) - float(a)
+            break
+
+    # The score bug: a change read after the moment (broadcasters update it seconds to a
+    # minute later, often after the replays), or just before it.
+    for c in score_changes or []:
+        if moment - cfg.score_before_s <= float(c["t_s"]) <= moment + cfg.score_after_s:
+            ev.score_change = dict(c)
+            break
+    return ev
+
+
+def confidence(ev: Evidence, cfg: EventsConfig) -> float:
+    """P(goal) from the evidence: a logistic sum of capped, unit-scaled terms."""
+    terms = {
+        "score_change": cfg.w_score_change * (1.0 if ev.score_change else 0.0),
+        "replay": cfg.w_replay * min(ev.replay_s / cfg.replay_unit_s, cfg.cap),
+        "reaction": cfg.w_reaction * min(ev.reaction_s / cfg.reaction_unit_s, cfg.cap),
+        "no_play": cfg.w_no_play * min(ev.no_play_s / cfg.no_play_unit_s, cfg.cap),
+        "roar": cfg.w_roar * min(ev.roar_s / cfg.sound_unit_s, cfg.cap),
+        "voice": cfg.w_voice * min(ev.voice_s / cfg.sound_unit_s, cfg.cap),
+    }
+    ev.terms = {k: round(v, 3) for k, v in terms.items()}
+    return 1.0 / (1.0 + math.exp(-(sum(terms.values()) + cfg.bias)))
+
+
+def kind_of(p_goal: float, ev: Evidence, cfg: EventsConfig) -> str:
+    if p_goal >= cfg.goal_min_confidence:
+        return "goal"
+    # A chance: the crowd or the commentator rose with it, or it was replayed, yet play went on.
+    if ev.roar_s >= cfg.chance_min_sound_s or ev.voice_s >= cfg.chance_min_sound_s or ev.replay_s > 0:
+        return "chance"
+    return "other"
+
+
+def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
+             score_changes: list[dict] | None = None) -> dict[str, Evidence]:
+    """Set `kind` and `confidence` on every segment; returns the evidence by segment id.
+
+    `confidence` is the confidence in the kind given: P(goal) for a goal, 1 - P(goal) for
+    the others. A replay segment takes the kind of the moment it replays. A score change is
+    evidence for one moment only: the best-scoring live candidate it follows.
+    """
+    evidence: dict[str, Evidence] = {}
+    changes = list(score_changes or [])
+    live = [s for s in segments if s.replay_of is None]
+    # Each score change goes to one candidate: the strongest whose moment it follows.
+    owner: dict[int, dict] = {}
+    for c in changes:
+        near = [s for s in live
+                if (s.anchor if s.anchor is not None else s.peak) - cfg.score_before_s <= float(c["t_s"])
+                <= (s.anchor if s.anchor is not None else s.peak) + cfg.score_after_s]
+        if near:
+            best = max(near, key=lambda s: (s.score, s.start))
+            owner.setdefault(id(best), c)
+    # A replay package shows the last moment before it (within `replay_within_s`), not
+    # every moment of the minute before it.
+    moments = sorted(live, key=lambda s: s.anchor if s.anchor is not None else s.peak)
+    shown_by: dict[int, list[tuple[float, float]]] = {}
+    for a, b in (timeline.meta or {}).get("replays") or []:
+        before = [s for s in moments if (s.anchor if s.anchor is not None else s.peak) < float(a)]
+        if before and float(a) - (before[-1].anchor if before[-1].anchor is not None else before[-1].peak) <= cfg.replay_within_s:
+            shown_by.setdefault(id(before[-1]), []).append((float(a), float(b)))
+    for s in live:
+        mine = [owner[id(s)]] if id(s) in owner else []
+        ev = gather(s, timeline, cfg, mine, shown_by.get(id(s), []))
+        p = confidence(ev, cfg)
+        s.kind = kind_of(p, ev, cfg)
+        s.confidence = round(p if s.kind == "goal" else 1.0 - p, 3)
+        evidence[s.id] = ev
+    by_id = {s.id: s for s in segments}
+    for s in segments:
+        if s.replay_of is not None:
+            shown = by_id.get(s.replay_of)
+            s.kind = shown.kind if shown is not None else "other"
+            s.confidence = shown.confidence if shown is not None else 0.5
+    return evidence
