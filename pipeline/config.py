@@ -162,10 +162,15 @@ class ShotsSignalsConfig(_Section):
     cut_adaptive_ratio: float = Field(ge=1)
     cut_window_frames: int = Field(ge=1, le=20)
     min_shot_s: float = Field(ge=0)
-    replay_burst_s: float = Field(gt=0)
-    replay_burst_frames: int = Field(ge=2)
-    replay_max_s: float = Field(gt=0)
-    stinger_match_max: float = Field(ge=0, le=1)
+    replay_burst_frames: int = Field(ge=2)  # >= 2: one changed frame is a hard cut, not a stinger
+    stinger_gap_frames: int = Field(ge=0, le=5)  # sampled frames
+    stinger_max_s: float = Field(gt=0)  # s
+    stinger_context_s: float = Field(gt=0)  # s
+    stinger_min_contrast: float = Field(ge=1)
+    stinger_match_max: float = Field(ge=0, le=1)  # Bhattacharyya distance
+    replay_live_wide_s: float = Field(gt=0)  # s
+    replay_live_wide_share: float = Field(gt=0, le=1)  # share of frames
+    replay_max_s: float = Field(gt=0)  # s
 
     @model_validator(mode="after")
     def _ordered(self):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
 from pipeline import media
 from pipeline.config import load_config
-from pipeline.signals.shots import CLOSE, OFF_PITCH, WIDE, ShotDetector, shot_signals
+from pipeline.signals.shots import CLOSE, OFF_PITCH, WIDE, ShotDetector, find_replays, shot_signals
 from pipeline.types import Frame
 
 from .conftest import real_clip
@@ -95,3 +96,125 @@ def test_barca_replays_after_stinger_are_marked(cfg):
     assert not marked[(t > 0.5) & (t < 15.0)].any(), "the live celebration is not a replay"
     for expected in (0.45, 3.7, 6.5, 15.1, 24.85):
         assert any(abs(c - expected) <= 0.3 for c in meta["cuts_s"]), (expected, meta["cuts_s"])
+
+
+# Replays: built broadcast sequences at 5 fps, 320x180 (the analysis sees 5 fps).
+_W, _H = 320, 180
+
+
+def _frames(images) -> list[Frame]:
+    return [Frame(t_s=i * 0.2, image=img, index=i, scale=1.0) for i, img in enumerate(images)]
+
+
+def _medium(rng, i):
+    """A replay angle close to play: pitch with a player filling half the frame (medium shot)."""
+    img = _pitch(rng, w=_W, h=_H, shift=i * 3)
+    x = 60 + (i % 10) * 4
+    img[:, x : x + 150] = (60, 40, 200)
+    return img
+
+
+def _stinger(base, n=3):
+    """A logo wipe over `base`: a band with the broadcaster's logo sweeps across in n frames."""
+    out = []
+    for k in range(n):
+        img = base.copy()
+        x = int((k + 1) / (n + 1) * _W * 1.6 - _W * 0.3)
+        pts = np.array([[x - _W // 2, 0], [x + _W // 5, 0], [x + _W // 2 - _W // 5, _H],
+                        [x - _W // 2 - _W // 5, _H]], np.int32)
+        cv2.fillPoly(img, [pts], (140, 30, 20))
+        cv2.circle(img, (x, _H // 2), _H // 4, (30, 200, 250), -1)
+        out.append(img)
+    return out
+
+
+def _replays(images, cfg):
+    frames = _frames(images)
+    cols, meta = shot_signals(frames, len(frames) * 0.2, cfg)
+    return cols, meta
+
+
+def _celebration(rng, n=20):
+    return [_crowd(rng, w=_W, h=_H) for _ in range(n)]  # 4 s of crowd / celebration
+
+
+def _live(rng, n, tone=(40, 140, 50)):
+    img = _pitch(rng, w=_W, h=_H)
+    if tone != (40, 140, 50):
+        img = np.clip(img.astype(np.int16) + np.array(tone, np.int16) - (40, 140, 50), 0, 255).astype(np.uint8)
+    return [np.roll(img, -i * 6, axis=1) for i in range(n)]  # wide shot, panning
+
+
+def test_hard_cut_alone_never_opens_a_replay(cfg):
+    """A cut from the crowd straight to the pitch, and a montage of clips joined by hard cuts
+    (pitch -> crowd -> another match's pitch), are cuts, not replay stingers."""
+    rng = np.random.default_rng(0)
+    _, meta = _replays(_celebration(rng) + _live(rng, 100), cfg)
+    assert meta["cuts_s"] == [pytest.approx(3.9, abs=0.11)]
+    assert meta["replays"] == []
+    montage = _live(rng, 50) + _celebration(rng) + _live(rng, 60, tone=(60, 120, 40)) + _celebration(rng) + _live(rng, 60)
+    _, meta = _replays(montage, cfg)
+    assert len(meta["cuts_s"]) == 4, meta["cuts_s"]
+    assert meta["replays"] == []
+
+
+def test_stinger_and_closing_stinger_give_one_replay_span(cfg):
+    rng = np.random.default_rng(1)
+    crowd = _celebration(rng)
+    replay = [_medium(rng, i) for i in range(30)]  # 6 s replay angle
+    images = crowd + _stinger(crowd[-1]) + replay + _stinger(replay[-1]) + _live(rng, 100)
+    cols, meta = _replays(images, cfg)
+    assert len(meta["replays"]) == 1, meta["replays"]
+    s, e = meta["replays"][0]
+    assert s == pytest.approx(3.9, abs=0.25) and e == pytest.approx(10.5, abs=0.25)
+    t = np.arange(len(cols["shots_replay"])) * 0.5
+    assert (cols["shots_replay"][(t >= 4.5) & (t < 10.0)] == 1).all()
+    assert not (cols["shots_replay"][(t < 3.5) | (t >= 11.0)] == 1).any(), "live play after the package is live"
+
+
+def test_stinger_without_closing_one_ends_at_the_return_to_live_play(cfg):
+    """No closing stinger (cut straight back to the main camera): the replay ends at that cut,
+    not replay_max_s (40 s) later over live play."""
+    rng = np.random.default_rng(2)
+    crowd = _celebration(rng)
+    replay = [_medium(rng, i) for i in range(30)]
+    images = crowd + _stinger(crowd[-1]) + replay + _live(rng, 200)  # 40 s of live play after it
+    cols, meta = _replays(images, cfg)
+    assert len(meta["replays"]) == 1, meta["replays"]
+    s, e = meta["replays"][0]
+    assert s == pytest.approx(3.9, abs=0.25)
+    assert e == pytest.approx(10.5, abs=0.25), "ends at the cut back to the wide live shot"
+    t = np.arange(len(cols["shots_replay"])) * 0.5
+    assert not (cols["shots_replay"][t >= 11.0] == 1).any()
+
+
+def test_fast_pan_from_the_crowd_to_the_pitch_is_not_a_stinger(cfg):
+    """A touchline camera whipping from the stands down to the play changes every frame by
+    about a cut's distance for seconds (seen on real footage): no stinger, no replay."""
+    sc = cfg.shots
+    t = np.arange(60) * 0.2  # 12 s at 5 fps
+    d = np.full(len(t), 0.03)
+    d[0] = 0.0
+    pan = (t >= 3.0) & (t < 8.0)
+    d[pan] = np.resize([0.23, 0.21, 0.13, 0.26, 0.18, 0.22, 0.17, 0.24, 0.16, 0.21], pan.sum())
+    g = np.where(t < 5.0, 0.03, np.minimum(0.03 + (t - 5.0) * 0.15, 0.35))  # tilts down to the pitch
+    assert find_replays(t, d, g, 12.0, sc) == []
+    d[pan] = 0.3  # a whip pan: every frame a cut's distance, far longer than a stinger
+    assert find_replays(t, d, g, 12.0, sc) == []
+
+
+def test_mancity_replay_after_a_dissolve_is_marked(cfg):
+    """Behind-the-goal replay opened by a dissolve from the bench (2 changing frames at 5 fps)."""
+    path = real_clip("goal_mancity_qpr_aguero_audio/goal.mp4")
+    (s_lab, e_lab), = json.loads(path.with_name("labels.json").read_text())["replays"]
+    cols, meta = _real("goal_mancity_qpr_aguero_audio/goal.mp4", cfg)
+    assert len(meta["replays"]) == 1, meta["replays"]
+    s, e = meta["replays"][0]
+    assert abs(s - s_lab) <= 0.5 and e >= e_lab - 0.5
+    t = np.arange(len(cols["shots_replay"])) * 0.5
+    assert not (cols["shots_replay"][t < 16.0] == 1).any(), "the live goal and celebration are live"
+
+
+def test_touchline_camera_run_has_no_replay(cfg):
+    cols, meta = _real("nogoal_realmadrid_espanyol_run_audio/run.mp4", cfg)
+    assert meta["replays"] == []

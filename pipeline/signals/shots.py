@@ -84,46 +84,99 @@ def find_cuts(t_s: np.ndarray, distance: np.ndarray, cfg) -> tuple[np.ndarray, n
 
 def find_replays(t_s: np.ndarray, distance: np.ndarray, grass: np.ndarray, duration_s: float, cfg,
                  hists: dict[int, np.ndarray] | None = None) -> list[tuple[float, float]]:
-    """Replay spans opened by a stinger: a burst of `replay_burst_frames` high-distance frames
-    within `replay_burst_s` (a logo wipe changes the picture frame after frame) that leads from
-    non-pitch pictures (celebration, crowd) back to the pitch. A replay sequence runs to the
-    next such burst or `replay_max_s`, whichever is first.
+    """Replay spans (start s, end s) of a broadcast, from per-frame histogram distances and
+    grass shares (as `find_cuts` takes them).
+
+    A stinger is a burst: at least `replay_burst_frames` high-distance frames (>=
+    `cut_min_distance`) in a row (up to `stinger_gap_frames` quiet samples between two of
+    them), lasting at most `stinger_max_s`, whose mean distance is
+    `stinger_min_contrast` times the median distance of the `stinger_context_s` around it,
+    and which hides the pitch in at least one of its frames (grass share < `wide_min_grass`).
+    A logo wipe or dissolve changes the picture frame after frame, briefly, and stops; a hard
+    cut changes one frame (a clip join, a live cut: never a stinger); a fast pan or whip-pan
+    keeps changing for longer or around the burst too (no contrast); a cut or dissolve
+    between two wide shots of play shows the pitch throughout (no graphic over it).
+    A stinger that leads from non-pitch pictures (celebration, crowd, bench: median grass
+    share < `medium_min_grass` in the `stinger_context_s` before) back to the pitch opens a
+    replay sequence. It ends at the first of:
+      - the next opening stinger;
+      - a burst that looks like the opening one (colour histograms closer than
+        `stinger_match_max`): broadcasters close a package with the logo that opened it;
+      - a return to live play: a cut or burst after which the pictures stay wide (grass share
+        >= `wide_min_grass` in >= `replay_live_wide_share` of the frames) for
+        `replay_live_wide_s` (or to the end of the input) with no burst in between: the main
+        camera following play, longer than one replay angle lasts (a closing stinger of
+        another look, or a plain cut back to live, as in montages of clips);
+      - `replay_max_s` after its start, or the end of the input.
     """
     t = np.asarray(t_s, np.float64)
     d = np.asarray(distance, np.float64)
     g = np.asarray(grass, np.float64)
-    high = np.flatnonzero(d >= cfg.cut_min_distance)
-    starts: list[float] = []
-    bursts: list[float] = []  # every stinger-like burst, opening or closing
-    k = cfg.replay_burst_frames
-    i = 0
-    while i + k - 1 < len(high):
-        a, b = high[i], high[i + k - 1]
-        if t[b] - t[a] <= cfg.replay_burst_s:
-            at = float(t[a - 1] + t[a]) / 2 if a > 0 else float(t[a])
-            look = _burst_look(hists, high[i: i + k]) if hists else None
-            bursts.append((at, look))
-            before = g[(t >= t[a] - 1.0) & (t < t[a])]
-            after = g[(t > t[b]) & (t <= t[b] + 1.0)]
-            if len(before) and len(after) and np.median(before) < cfg.medium_min_grass <= np.median(after):
-                starts.append((at, look))
-            # skip the rest of this burst
-            while i < len(high) and t[high[i]] <= t[b]:
-                i += 1
-            continue
-        i += 1
+    bursts = _bursts(t, d, g, cfg)
+    ctx = cfg.stinger_context_s
+    opens: list[tuple[float, float, np.ndarray | None]] = []  # (start s, burst end s, look)
+    stingers: list[tuple[float, float, np.ndarray | None]] = []  # every burst, opening or not
+    for first, last, frames in bursts:
+        at = float(t[first - 1] + t[first]) / 2 if first > 0 else float(t[first])
+        look = _burst_look(hists, frames) if hists else None
+        stingers.append((at, float(t[last]), look))
+        before = g[(t >= t[first] - ctx) & (t < t[first])]
+        after = g[(t > t[last]) & (t <= t[last] + ctx)]
+        if len(before) and len(after) and np.median(before) < cfg.medium_min_grass <= np.median(after):
+            opens.append((at, float(t[last]), look))
+    live = _live_returns(t, d, g, duration_s, cfg, [(a, b) for a, b, _ in stingers])
     spans = []
-    for j, (s0, look) in enumerate(starts):
-        # The sequence ends at the next opening stinger, or at a burst that looks like this
-        # one (broadcasters close a replay package with the logo that opened it; the
-        # dissolves between replay angles look different), or after replay_max_s.
-        ends = [x for x, _ in starts[j + 1:]]
+    for j, (s0, s1, look) in enumerate(opens):
+        ends = [a for a, _, _ in opens[j + 1:]]
         if look is not None:
-            ends += [x for x, lk in bursts if x > s0 + 1.0 and lk is not None
+            ends += [a for a, _, lk in stingers if a > s1 and lk is not None
                      and float(cv2.compareHist(look, lk, cv2.HISTCMP_BHATTACHARYYA)) < cfg.stinger_match_max]
+        ends += [c for c in live if c > s1]
         end = min([s0 + cfg.replay_max_s, duration_s, *ends])
         spans.append((s0, end))
     return spans
+
+
+def _bursts(t: np.ndarray, d: np.ndarray, g: np.ndarray, cfg) -> list[tuple[int, int, np.ndarray]]:
+    """Stinger-like bursts as (first frame, last frame, high-distance frames): see `find_replays`."""
+    high = np.flatnonzero(d >= cfg.cut_min_distance)
+    if len(high) == 0:
+        return []
+    # runs of high frames with at most stinger_gap_frames quiet samples between successive ones
+    breaks = np.flatnonzero(np.diff(high) > cfg.stinger_gap_frames + 1) + 1
+    out = []
+    for run in np.split(high, breaks):
+        if len(run) < cfg.replay_burst_frames:
+            continue
+        a, b = run[0], run[-1]
+        if t[b] - t[a - 1] > cfg.stinger_max_s + 1e-6:
+            continue  # changing this long: camera motion
+        if float(g[run].min()) >= cfg.wide_min_grass:
+            continue  # wide pictures throughout: a cut or dissolve between shots of play
+        around = ((t >= t[a] - cfg.stinger_context_s) & (t < t[a])) | ((t > t[b]) & (t <= t[b] + cfg.stinger_context_s))
+        around[0] = False  # frame 0 has no previous frame: its distance is not a measurement
+        base = float(np.median(d[around])) if around.any() else 0.0
+        if float(d[run].mean()) >= cfg.stinger_min_contrast * max(base, 1e-3):
+            out.append((int(a), int(b), run))
+    return out
+
+
+def _live_returns(t: np.ndarray, d: np.ndarray, g: np.ndarray, duration_s: float, cfg,
+                  bursts: list[tuple[float, float]]) -> list[float]:
+    """Times of the cuts and bursts (start s) after which play is live again: see `find_replays`.
+    `bursts` are (start s, last frame s) of the stinger-like bursts."""
+    cut_t, _ = find_cuts(t, d, cfg)
+    out = []
+    for c in sorted({*map(float, cut_t), *(a for a, _ in bursts)}):
+        # a cut inside a burst is its change: the pictures after it start after the burst
+        after = max([c, *(b for a, b in bursts if a - 1e-6 <= c <= b)])
+        stop = min(after + cfg.replay_live_wide_s, duration_s)
+        if any(after < a < stop for a, _ in bursts):
+            continue  # a stinger follows: the wide pictures are a replay angle
+        win = (t > after) & (t <= stop)
+        if win.any() and float(np.mean(g[win] >= cfg.wide_min_grass)) >= cfg.replay_live_wide_share:
+            out.append(c)
+    return out
 
 
 def _burst_look(hists: dict[int, np.ndarray], frames: np.ndarray) -> np.ndarray | None:
