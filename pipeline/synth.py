@@ -4,6 +4,11 @@
 pitch, two kits, referee, ball, a camera that pans and zooms, score overlay, cuts to a
 close-up after goals, replays behind a wipe) and `<stem>.truth.json` with the events.
 The pipeline never reads the truth file except in evaluation.
+
+The score overlay (top left, "HOM 0-0 AWY  12:00", drawn on every frame: live, close-up,
+wipe and replay) shows the new score from a goal's truth `time` + 0.5 s (SCOREBUG_DELAY_S:
+the simulation counts the goal once the ball is in), and a match clock that starts at
+12:00 and runs with the video (clock = 720 s + t). `scorebug=False` draws no overlay.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ PITCH_L, PITCH_W = 105.0, 68.0
 PX_PER_M = 16  # world raster resolution
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 10.0, 16.0, 8.0
 AUDIO_SR = 44100
+SCOREBUG_DELAY_S = 0.5  # the overlay shows a goal this long after its truth `time` (see simulate)
+SCOREBUG_CLOCK_START_S = 720.0  # the overlay's clock reads 12:00 at t = 0
 GENERATOR_VERSION = 1
 
 # Kit palettes (BGR shirt, BGR shorts), none of them green so the pitch stays separable.
@@ -348,8 +355,9 @@ def _kits(seed: int) -> tuple[tuple, tuple]:
 
 
 class Renderer:
-    def __init__(self, sim: Sim, size: tuple[int, int], seed: int, fps: float):
+    def __init__(self, sim: Sim, size: tuple[int, int], seed: int, fps: float, scorebug: bool = True):
         self.sim, self.w, self.h, self.fps = sim, size[0], size[1], fps
+        self.scorebug = scorebug
         rng = np.random.default_rng(seed + 1)
         self.world = _world_raster(rng)
         self.kits = _kits(seed)
@@ -368,7 +376,8 @@ class Renderer:
             img = self._wide(int(self.sim.src[i]))
             if kind == 3:
                 cv2.putText(img, "REPLAY", (int(self.w * 0.78), int(self.h * 0.1)), cv2.FONT_HERSHEY_DUPLEX, 1.1 * self.font_scale * 1.5, (255, 255, 255), max(1, int(2 * self.font_scale)), cv2.LINE_AA)
-        self._overlay(img, i)
+        if self.scorebug:
+            self._overlay(img, i)
         return img
 
     def _wide(self, j: int) -> np.ndarray:
@@ -445,7 +454,7 @@ class Renderer:
         fs = max(self.font_scale * 0.9, 0.35)
         th = max(1, int(round(2 * self.font_scale)))
         sc = self.sim.score[i]
-        minute = i / self.fps / 60.0 + 12.0
+        minute = i / self.fps / 60.0 + 12.0  # 12.0 min = SCOREBUG_CLOCK_START_S (kept: same bytes)
         text = f"HOM {sc[0]}-{sc[1]} AWY  {int(minute):02d}:{int(minute * 60) % 60:02d}"
         (tw, tht), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, th)
         x, y = int(self.w * 0.03), int(self.h * 0.04)
@@ -539,11 +548,14 @@ def generate(
     fps: float = 25.0,
     progress: Callable[[float], None] | None = None,
     calm_s: float = 60.0,
+    scorebug: bool = True,
 ) -> dict:
     """Write a synthetic match to `out_path` and its truth to `<stem>.truth.json`.
 
-    Returns the truth dict. Deterministic for a given (duration, seed, size, fps, calm_s);
-    `calm_s` is the longest calm stretch between attacks (see `plan_events`).
+    Returns the truth dict. Deterministic for a given (duration, seed, size, fps, calm_s,
+    scorebug); `calm_s` is the longest calm stretch between attacks (see `plan_events`).
+    `scorebug=False` leaves out the score overlay (and adds `"scorebug": false` to the
+    truth); with it, the overlay's score changes SCOREBUG_DELAY_S after each goal's `time`.
     """
     if duration_s <= 0:
         raise ValueError("duration must be positive")
@@ -562,7 +574,7 @@ def generate(
     rng = np.random.default_rng(seed)
     events = plan_events(duration_s, rng, calm_s)
     sim, cuts, replays = simulate(duration_s, fps, events, rng)
-    renderer = Renderer(sim, (w, h), seed, fps)
+    renderer = Renderer(sim, (w, h), seed, fps, scorebug=scorebug)
     asynth = AudioSynth(events, duration_s, seed)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
     n = len(sim.shot)
@@ -618,6 +630,8 @@ def generate(
         "size": [w, h],
         "generator": f"pipeline.synth v{GENERATOR_VERSION}",
     }
+    if not scorebug:  # only then, so that default truth files stay as they were
+        truth["scorebug"] = False
     truth_path = truth_path_for(out)
     tmp_t = truth_path.with_name(f".{truth_path.name}.tmp")
     tmp_t.write_text(json.dumps(truth, indent=2))

@@ -1,0 +1,739 @@
+"""Score bug: find the broadcast's score overlay, read it now and then, mark score changes.
+
+Takes native-size frames (an iterator of `(t_s, BGR image)`), or a video path read sparsely
+through `media.frames_at`; gives a `ScorebugResult`: where the bug is, each time one team's
+number went up (with the scores read before and after), the match clock read on the way,
+and a note where no bug was found. Timeline columns: `scorebug_columns`.
+
+OCR: RapidOCR (`rapidocr-onnxruntime`, Apache-2.0; its PP-OCRv4 ONNX models ship inside
+the wheel, nothing is downloaded), imported only when a bug is looked for.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from .timeline import bin_index, n_bins
+
+# The text detector sees the searched strip at the size it has in a 540p frame (bug text
+# ~15 px tall): it found the isolated score digits of the real clips there, not at 720p,
+# in a third of the time; smaller broadcasts are enlarged, 1080p and 4K shrunk.
+OCR_REFERENCE_HEIGHT_PX = 540
+MAX_CANDIDATES = 4  # static text regions read during the search (cost bound)
+TEAM_FRAMES = 6  # frames whose text boxes in a candidate are read for team names
+MAX_GOALS = 20  # a number above this is a misread, not a score
+CLOCK_TOLERANCE_S = 2.5  # clock reads agreeing this well (offset to video time) confirm each other
+CLOCK_MAX_GAP_S = 120.0  # the clock is carried forward or back from a read at most this far
+
+BBox = tuple[int, int, int, int]  # x, y, w, h in source pixels
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in an image's pixels (OCR boxes)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where the bug is: its box, the text lines inside it, the team names read there."""
+
+    box: BBox
+    lines: tuple[BBox, ...]  # top to bottom
+    teams: tuple[str, ...]  # letters-only texts seen at the same place (removed before digits)
+    frame_size: tuple[int, int]  # source (width, height) the boxes refer to
+    hits: int  # searched frames in which a score was read here
+    frames: int  # frames searched
+
+
+@dataclass(frozen=True)
+class Read:
+    """One look at the bug: the score and clock parsed (None: not shown or not readable)."""
+
+    t_s: float
+    score: tuple[int, int] | None
+    clock_s: float | None  # match clock in seconds (23:10 -> 1390)
+    clock_step_s: float  # resolution of that clock: 1 (MM:SS) or 60 (a minute: 23')
+    text: str  # the recognised lines, " | " between them
+
+
+@dataclass(frozen=True)
+class ScorebugResult:
+    """What the bug said about one match; `to_dict()` is its JSON form."""
+
+    found: bool
+    region: BBox | None
+    changes: list[dict]  # {"t_s", "t_before_s", "t_after_s", "score_from", "score_to", "team"}
+    clock: list[tuple[float, float]]  # (t_s, match clock s), reads that agree with another one
+    notes: list[str]
+    reads: list[Read] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)  # seconds per phase, reads, frames searched
+
+    def to_dict(self, reads: bool = True) -> dict:
+        """JSON form; `reads=False` leaves out the individual looks (a few hundred a match)."""
+        return {
+            "found": self.found,
+            "region": list(self.region) if self.region else None,
+            "changes": self.changes,
+            "clock": [list(c) for c in self.clock],
+            "notes": self.notes,
+            "reads": [{**asdict(r), "score": _fmt(r.score) if r.score else None} for r in self.reads] if reads else [],
+            "stats": self.stats,
+        }
+
+
+class Ocr(Protocol):
+    """What the bug reader needs from an OCR engine (RapidOcr below; tests pass fakes)."""
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        """Boxes of the text lines in a BGR image."""
+
+    def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) of each crop, each holding one line of text."""
+
+
+class RapidOcr:
+    """RapidOCR with ONNX Runtime: PP-OCRv4 text detection + recognition, no angle classifier.
+
+    The engine is built on first use (~0.3 s import, ~0.25 s to load the models)."""
+
+    def __init__(self, threads: int = 1):
+        self.threads = threads
+        self._engine = None
+
+    def _get(self):
+        if self._engine is None:
+            from rapidocr_onnxruntime import RapidOCR
+
+            kw = {"intra_op_num_threads": self.threads, "inter_op_num_threads": 1} if self.threads else {}
+            # limit_type "max": the detector takes the strip at the size it is given (its
+            # default enlarges the short side to 736 px: a 1280x144 strip to ~6500x736).
+            self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=2000, use_cls=False, **kw)
+        return self._engine
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        # The detector alone: RapidOCR's __call__ also pads a strip wider than 8:1 into a
+        # taller image and reads every box found, ads included (5-9x slower on the real
+        # clips' strips); only the boxes inside a candidate bug are read, later.
+        quads, _ = self._get().text_det(image)
+        return [(float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max()))
+                for q in (quads if quads is not None else [])]
+
+    def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
+        result, _ = self._get().text_rec(list(crops))
+        return [(str(text), float(conf)) for text, conf in result]
+
+
+# ----------------------------------------------------------------------------- parsing
+
+# MM:SS (also 90:00, 105:13; "." for ":" is a common misread); seconds 00-59.
+_CLOCK = re.compile(r"(?<!\d)(\d{1,3})\s?[:.]\s?([0-5]\d)(?!\d)")
+_MINUTE = re.compile(r"(?<!\d)(\d{1,3})\s?['\u2019\u2032]")  # 23'
+_ADDED = re.compile(r"\+\s?\d{1,2}(?!\d)")  # added time next to the clock: +3
+# Characters the recogniser gives for digits in broadcast fonts (0 as O/D, 1 as I/l).
+_CONFUSABLE = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1"})
+_DIGITISH = re.compile(r"[0-9OoDQIl|]+")
+_DASH = re.compile(r"(?<!\d)(\d{1,2})\s*[-\u2013\u2014:]\s*(\d{1,2})(?!\d)")
+
+
+def parse_clock(text: str) -> tuple[float, float] | None:
+    """(match seconds, resolution s) of the clock in `text`: "23:10" -> (1390, 1), "23'" ->
+    (1320, 60) (the 23rd minute starts at 22:00); None without one."""
+    m = _CLOCK.search(text)
+    if m and int(m.group(1)) <= 150:
+        return int(m.group(1)) * 60.0 + int(m.group(2)), 1.0
+    m = _MINUTE.search(text)
+    if m and 1 <= int(m.group(1)) <= 150:
+        return (int(m.group(1)) - 1) * 60.0, 60.0
+    return None
+
+
+def _team_pattern(name: str) -> re.Pattern:
+    # "FC Porto" also matches "FCPorto" and "fc  porto": the recogniser drops or adds spaces.
+    return re.compile(r"\s*".join(re.escape(c) for c in name if not c.isspace()), re.IGNORECASE)
+
+
+def parse_score(text: str, teams: Sequence[str] = ()) -> tuple[int, int] | None:
+    """The two numbers of a score in one line of bug text, or None.
+
+    `teams`: names read at the bug's place, taken out first (so that the O of "PORTO" next
+    to a digit stays a letter). Then the clock goes, and a digit-like run counts when it
+    holds a digit or stands alone (O/D/Q -> 0, I/l -> 1: "SL Benfica O O FC Porto" is 0-0).
+    "2-1" and "2 1" give (2, 1); a lone pair of glued digits next to a team name
+    ("ATH01BAR", teams ("BAR",)) gives (0, 1).
+    """
+    named = 0
+    for name in sorted(teams, key=len, reverse=True):
+        text, k = _team_pattern(name).subn(" # ", text)
+        named += k
+    text = _ADDED.sub(" ", _MINUTE.sub(" ", _CLOCK.sub(" ", text)))
+    parts, last = [], 0
+    for m in _DIGITISH.finditer(text):
+        run = m.group(0)
+        before = text[m.start() - 1] if m.start() > 0 else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        alone = not before.isalpha() and not after.isalpha()
+        parts.append(text[last:m.start()])
+        parts.append(run.translate(_CONFUSABLE) if (alone or any(c.isdigit() for c in run)) else run)
+        last = m.end()
+    parts.append(text[last:])
+    norm = "".join(parts)
+    m = _DASH.search(norm)
+    if m:
+        pair = (int(m.group(1)), int(m.group(2)))
+    else:
+        groups = re.findall(r"\d+", norm)
+        if len(groups) == 2 and all(len(g) <= 2 for g in groups):
+            pair = (int(groups[0]), int(groups[1]))
+        elif len(groups) == 1 and len(groups[0]) == 2 and named:
+            # Glued digits are a score only beside a team name (a channel's "24" is not).
+            pair = (int(groups[0][0]), int(groups[0][1]))
+        else:
+            return None
+    return pair if max(pair) <= MAX_GOALS else None
+
+
+def parse_lines(texts: Sequence[str], teams: Sequence[str] = ()) -> tuple[tuple[int, int] | None, tuple[float, float] | None]:
+    """(score, clock) from the lines of one bug, top to bottom: the first line that holds a
+    score, else all lines together (a bug that stacks the two numbers); the first clock."""
+    score = next((s for s in (parse_score(t, teams) for t in texts) if s is not None), None)
+    if score is None and len(texts) > 1:
+        score = parse_score(" ".join(texts), teams)
+    clock = next((c for c in (parse_clock(t) for t in texts) if c is not None), None)
+    return score, clock
+
+
+def _fmt(score: tuple[int, int]) -> str:
+    return f"{score[0]}-{score[1]}"
+
+
+# ----------------------------------------------------------------------------- locating
+
+
+def _strip(image: np.ndarray, top_fraction: float) -> tuple[np.ndarray, float]:
+    """The searched top strip, resized for the OCR detector, and that resize factor."""
+    h = image.shape[0]
+    strip = image[: max(int(math.ceil(h * top_fraction)), 1)]
+    scale = float(np.clip(OCR_REFERENCE_HEIGHT_PX / h, 0.25, 3.0))
+    if abs(scale - 1.0) > 1e-3:
+        strip = cv2.resize(strip, None, fx=scale, fy=scale,
+                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    return strip, scale
+
+
+def _line_boxes(part: np.ndarray, boxes: list[Box], need: int, size: tuple[int, int]) -> list[BBox]:
+    """Text lines of one static region (`part`: its static pixels in the strip), from the
+    boxes that lie on it: boxes whose centres are within half a line of each other form a
+    line when at least `need` of them do; the line spans the static pixels of its rows,
+    padded (the recogniser needs a margin around the text)."""
+    hp, wp = part.shape
+    on = [b for b in boxes if part[min(int((b[1] + b[3]) / 2), hp - 1), min(int((b[0] + b[2]) / 2), wp - 1)]]
+    on.sort(key=lambda b: (b[1] + b[3]) / 2)
+    groups: list[list[Box]] = []
+    for b in on:
+        yc, h = (b[1] + b[3]) / 2, b[3] - b[1]
+        if groups:
+            g = groups[-1]
+            if abs(yc - np.mean([(q[1] + q[3]) / 2 for q in g])) <= 0.5 * max(h, np.median([q[3] - q[1] for q in g])):
+                g.append(b)
+                continue
+        groups.append([b])
+    out = []
+    w_img, h_img = size
+    for g in groups:
+        if len(g) < need:
+            continue
+        y0, y1 = float(np.median([q[1] for q in g])), float(np.median([q[3] for q in g]))
+        rows = part[max(int(y0), 0):max(int(math.ceil(y1)), int(y0) + 1)]
+        cols = np.nonzero(rows.any(axis=0))[0]
+        if not len(cols):
+            continue
+        pad = 0.25 * (y1 - y0)
+        lx0, lx1 = max(int(cols[0] - 2 * pad), 0), min(int(math.ceil(cols[-1] + 1 + 2 * pad)), w_img)
+        ly0, ly1 = max(int(y0 - pad), 0), min(int(math.ceil(y1 + pad)), h_img)
+        if lx1 - lx0 >= 4 and ly1 - ly0 >= 4:
+            out.append((lx0, ly0, lx1 - lx0, ly1 - ly0))
+    return out
+
+
+def _recognise(ocr: Ocr, image: np.ndarray, lines: Sequence[BBox], min_conf: float, origin: tuple[int, int] = (0, 0),
+               scale: float = 1.0) -> list[str]:
+    """Text of each line box (source px) in `image`, an image whose pixel (0, 0) is source
+    pixel `origin` at `scale` image px per source px; "" where unread or unsure."""
+    ox, oy = origin
+    crops = []
+    for x, y, w, h in lines:
+        x0, y0 = max(int((x - ox) * scale), 0), max(int((y - oy) * scale), 0)
+        crops.append(image[y0:int(math.ceil((y - oy + h) * scale)), x0:int(math.ceil((x - ox + w) * scale))])
+    ok = [i for i, c in enumerate(crops) if c.shape[0] >= 2 and c.shape[1] >= 2]
+    texts = [""] * len(crops)
+    for i, (text, conf) in zip(ok, ocr.recognise([crops[i] for i in ok])):
+        texts[i] = text if conf >= min_conf else ""
+    return texts
+
+
+def _read(t_s: float, texts: list[str], teams: Sequence[str]) -> Read:
+    score, clock = parse_lines(texts, teams)
+    return Read(float(t_s), score, clock[0] if clock else None, clock[1] if clock else 1.0, " | ".join(texts))
+
+
+def _team_names(ocr: Ocr, shots: list, box: tuple[int, int, int, int], min_conf: float) -> tuple[str, ...]:
+    """Letters-only texts read inside `box` (x0, y0, x1, y1) in at least two frames: the
+    team names, taken out of a line before its digits are parsed."""
+    x0, y0, x1, y1 = box
+    names: dict[str, int] = {}
+    for _, image, boxes in shots[:: max(len(shots) // TEAM_FRAMES, 1)][:TEAM_FRAMES]:
+        inside = [b for b in boxes if x0 <= (b[0] + b[2]) / 2 <= x1 and y0 <= (b[1] + b[3]) / 2 <= y1]
+        crops = [image[int(b[1]):int(math.ceil(b[3])), int(b[0]):int(math.ceil(b[2]))] for b in inside]
+        crops = [c for c in crops if c.shape[0] >= 2 and c.shape[1] >= 2]
+        seen = set()
+        for text, conf in ocr.recognise(crops):
+            name = re.sub(r"\s+", "", text).upper()
+            if conf >= min_conf and re.fullmatch(r"[^\W\d_]{2,}", name):
+                seen.add(name)
+        for name in seen:
+            names[name] = names.get(name, 0) + 1
+    return tuple(k for k, v in names.items() if v >= 2)
+
+
+def locate(frames: Iterable[tuple[float, np.ndarray]], cfg, ocr: Ocr | None = None) -> tuple[Region | None, list[Read], list[str]]:
+    """Find the bug in a few frames spread over the match (native size, BGR).
+
+    The bug is text at one place in the top `cfg.top_fraction` of at least `cfg.min_share`
+    of the frames (the pitch, the ads and the players move; the bug does not) in which a
+    score is read in at least `cfg.min_hits` frames (channel logos and static ads hold none).
+    Returns (region or None, the reads of the searched frames at that region, notes).
+    """
+    ocr = ocr or RapidOcr(cfg.ocr_threads)
+    shots: list[tuple[float, np.ndarray, list[Box]]] = []
+    for t_s, image in frames:
+        strip, scale = _strip(image, cfg.top_fraction)
+        shots.append((float(t_s), image, [tuple(v / scale for v in b) for b in ocr.detect(strip)]))
+    n = len(shots)
+    where = f"the top {cfg.top_fraction:.0%} of {n} frames"
+    if n == 0:
+        return None, [], ["no score bug found: no frames to search; score changes not read"]
+    h_img, w_img = shots[0][1].shape[:2]
+    shots = [s for s in shots if s[1].shape[:2] == (h_img, w_img)]
+    strip_h = max(int(math.ceil(h_img * cfg.top_fraction)), 1)
+    need = max(cfg.min_hits, int(math.ceil(cfg.min_share * n)))
+
+    # Occupancy: in how many frames each pixel lies inside a text box.
+    occ = np.zeros((strip_h, w_img), np.uint16)
+    heights = []
+    for _, _, boxes in shots:
+        mask = np.zeros(occ.shape, bool)
+        for b in boxes:
+            x0, y0, x1, y1 = (max(int(round(v)), 0) for v in b)
+            mask[y0:y1, x0:x1] = True
+            heights.append(b[3] - b[1])
+        occ += mask
+    static = occ >= need
+    if not static.any():
+        return None, [], [f"no score bug found: no text stays at one place in {where}; score changes not read"]
+    line_h = float(np.median(heights))
+    # Join the pieces of one bug: teams, score, clock on one line with gaps of up to ten
+    # line heights (a score the detector misses, a crest between the numbers), a line above.
+    kw, kh = 2 * int(round(5 * line_h)) + 1, 2 * int(round(0.5 * line_h)) + 1
+    joined = cv2.dilate(static.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (kw, kh)))
+    count, labels = cv2.connectedComponents(joined)
+    parts = []
+    for c in range(1, count):
+        part = static & (labels == c)
+        ys, xs = np.nonzero(part)
+        parts.append((int(part.sum()), (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), part))
+    parts.sort(key=lambda p: -p[0])
+    best = None
+    for _, (x0, y0, x1, y1), part in parts[:MAX_CANDIDATES]:
+        lines = _line_boxes(part, [b for _, _, boxes in shots for b in boxes], need, (w_img, h_img))
+        teams = _team_names(ocr, shots, (x0, y0, x1, y1), cfg.ocr_min_confidence)
+        reads, hits = [], 0
+        for k, (t, img, _) in enumerate(shots):
+            if hits + len(shots) - k < need:  # cannot reach `need` any more: not the bug
+                break
+            reads.append(_read(t, _recognise(ocr, img, lines, cfg.ocr_min_confidence), teams))
+            hits += reads[-1].score is not None
+        if best is None or hits > best[0]:
+            best = (hits, (x0, y0, x1, y1), lines, teams, reads)
+    hits, (x0, y0, x1, y1), lines, teams, reads = best
+    if hits < need:
+        return None, [], [f"no score bug found: static text at x,y,w,h={(x0, y0, x1 - x0, y1 - y0)} in {where}, "
+                          f"but a score read in {hits} of them (need {need}); score changes not read"]
+    # The region holds its text and every line box (each padded for the recogniser).
+    pad = int(round(0.5 * line_h))
+    bx0 = min([max(x0 - pad, 0)] + [b[0] for b in lines])
+    by0 = min([max(y0 - pad, 0)] + [b[1] for b in lines])
+    bx1 = max([min(x1 + pad, w_img)] + [b[0] + b[2] for b in lines])
+    by1 = max([min(y1 + pad, h_img)] + [b[1] + b[3] for b in lines])
+    return Region((bx0, by0, bx1 - bx0, by1 - by0), tuple(lines), teams, (w_img, h_img), hits, n), reads, []
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def bug_crop(image: np.ndarray, region: Region) -> tuple[np.ndarray, float]:
+    """(the bug's crop, its scale in crop px per source px) of a full frame at any size, or
+    of the bug's own crop at native size (returned as it is)."""
+    rx, ry, rw, rh = region.box
+    if image.shape[:2] == (rh, rw):
+        return image, 1.0
+    s = image.shape[1] / region.frame_size[0]
+    y0, x0 = int(ry * s), int(rx * s)
+    return image[y0:int(math.ceil((ry + rh) * s)), x0:int(math.ceil((rx + rw) * s))], s
+
+
+def read_image(t_s: float, image: np.ndarray, region: Region, cfg, ocr: Ocr) -> Read:
+    """Read the bug in one frame: a full frame at native or analysis size, or the bug's crop."""
+    crop, s = bug_crop(image, region)
+    return _read_crop(t_s, crop, s, region, cfg, ocr)
+
+
+def _read_crop(t_s: float, crop: np.ndarray, scale: float, region: Region, cfg, ocr: Ocr) -> Read:
+    texts = _recognise(ocr, crop, region.lines, cfg.ocr_min_confidence, region.box[:2], scale)
+    return _read(t_s, texts, region.teams)
+
+
+def read_frames(frames: Iterable[tuple[float, np.ndarray]], region: Region, cfg, ocr: Ocr | None = None) -> Iterator[Read]:
+    """Read the bug every `cfg.every_s` seconds of a frame stream (full frames at native or
+    analysis size, or crops of `region.box`), in time order except for refinement reads.
+
+    Between two reads the bug's crop is kept every `refine_s / 2` (a few KB each, bounded by
+    every_s / refine_s); where the score went one up between two reads, the kept crops are
+    read in between (bisection) until the change lies within `refine_s`, so reads every
+    minute still time a goal's score to a second or two. At most `refine_max_reads` of those.
+    """
+    ocr = ocr or RapidOcr(cfg.ocr_threads)
+    keep_s = cfg.refine_s / 2
+    kept: deque[tuple[float, np.ndarray, float]] = deque(maxlen=int(math.ceil(cfg.every_s / keep_s)) + 2)
+    next_read = next_keep = -math.inf
+    last: Read | None = None  # the latest read with a score
+    budget = [cfg.refine_max_reads]
+    tail = None  # the latest frame's crop, unless it was read: the end of the stream is read too
+    for t_s, image in frames:
+        t_s = float(t_s)
+        crop, s = bug_crop(image, region)
+        if t_s + 1e-6 < next_read:
+            tail = (t_s, crop.copy(), s)
+            if t_s + 1e-6 >= next_keep and last is not None:
+                kept.append((t_s, crop.copy(), s))
+                next_keep = t_s + keep_s
+            continue
+        tail = None
+        next_read = t_s + cfg.every_s
+        r = _read_crop(t_s, crop, s, region, cfg, ocr)
+        yield r
+        if r.score is None:
+            continue
+        if last is not None and _one_up(last.score, r.score) is not None:
+            yield from _bisect_kept(list(kept), last, r, region, cfg, ocr, budget)
+        last = r
+        kept.clear()
+        next_keep = t_s + keep_s
+    if tail is not None:
+        r = _read_crop(*tail, region, cfg, ocr)
+        yield r
+        if r.score is not None and last is not None and _one_up(last.score, r.score) is not None:
+            yield from _bisect_kept(list(kept), last, r, region, cfg, ocr, budget)
+
+
+def _bisect_kept(kept: list, lo: Read, hi: Read, region: Region, cfg, ocr: Ocr, budget: list[int]) -> Iterator[Read]:
+    """Reads of kept crops between `lo` and `hi` (different scores), each nearest the middle
+    of the interval still open, until it is `refine_s` short or nothing is left to read."""
+    pool = [k for k in kept if lo.t_s < k[0] < hi.t_s]
+    while pool and hi.t_s - lo.t_s > cfg.refine_s and budget[0] > 0:
+        mid = (lo.t_s + hi.t_s) / 2
+        k = min(range(len(pool)), key=lambda i: abs(pool[i][0] - mid))
+        t_s, crop, s = pool.pop(k)
+        budget[0] -= 1
+        r = _read_crop(t_s, crop, s, region, cfg, ocr)
+        yield r
+        if r.score == lo.score:
+            lo = r
+        elif r.score == hi.score:
+            hi = r
+        pool = [q for q in pool if lo.t_s < q[0] < hi.t_s]
+
+
+def _one_up(a: tuple[int, int], b: tuple[int, int]) -> int | None:
+    """The team whose number went up by one from `a` to `b` (the other unchanged), else None."""
+    if b == (a[0] + 1, a[1]):
+        return 0
+    if b == (a[0], a[1] + 1):
+        return 1
+    return None
+
+
+def changes_from_reads(reads: Iterable[Read], confirm_reads: int = 2) -> tuple[list[dict], list[str]]:
+    """Score changes from reads in time order: a new score counts once read `confirm_reads`
+    times in a row (unreadable reads, where the bug is hidden, neither break nor count); a
+    score going back needs one read more. Only one team's number going up by one is a change;
+    other jumps are noted. Returns (changes, notes)."""
+    valid = [r for r in sorted(reads, key=lambda r: r.t_s) if r.score is not None]
+    changes: list[dict] = []
+    notes: list[str] = []
+    current: tuple[int, int] | None = None
+    last_current = -1  # index in `valid` of the latest read of the current score
+    pending: list[int] = []  # indices of the reads in a row showing the same new score
+    for j, r in enumerate(valid):
+        if r.score == current:
+            last_current, pending = j, []
+            continue
+        if pending and valid[pending[0]].score == r.score:
+            pending.append(j)
+        else:
+            pending = [j]
+        new = r.score
+        need = confirm_reads
+        if current is not None and (new[0] < current[0] or new[1] < current[1]):
+            need = confirm_reads + 1
+        if len(pending) < need:
+            continue
+        first = valid[pending[0]]
+        if current is None:
+            # The first score to hold; a single read just before it one goal down was the
+            # score until then (a goal soon after the first read still counts).
+            prev = valid[pending[0] - 1] if pending[0] > 0 else None
+            if prev is None or _one_up(prev.score, new) is None:
+                current, last_current, pending = new, j, []
+                continue
+            current, last_current = prev.score, pending[0] - 1
+        before = valid[last_current] if last_current >= 0 else None
+        t_before = before.t_s if before else first.t_s
+        team = _one_up(current, new)
+        if team is not None:
+            changes.append({"t_s": round((t_before + first.t_s) / 2, 2), "t_before_s": round(t_before, 2),
+                            "t_after_s": round(first.t_s, 2), "score_from": _fmt(current), "score_to": _fmt(new),
+                            "team": team})
+        else:
+            notes.append(f"score read {_fmt(current)} until {t_before:.1f} s and {_fmt(new)} from {first.t_s:.1f} s: "
+                         "not one goal, not reported as a change")
+        current, last_current, pending = new, j, []
+    if pending and current is not None:
+        first = valid[pending[0]]
+        notes.append(f"score {_fmt(first.score)} read {len(pending)} time(s) from {first.t_s:.1f} s, not confirmed")
+    return changes, notes
+
+
+def consistent_clock(reads: Iterable[Read]) -> list[tuple[float, float]]:
+    """(t_s, clock s) of the clock reads that agree with another one: the clock runs with the
+    video, so two good reads differ from video time by the same offset (a misread or a
+    stopped clock does not, and is left out; each half keeps its own offset)."""
+    rs = [r for r in sorted(reads, key=lambda r: r.t_s) if r.clock_s is not None]
+    off = np.array([r.clock_s - r.t_s for r in rs])
+    step = np.array([r.clock_step_s for r in rs])
+    out = []
+    for i, r in enumerate(rs):
+        tol = np.maximum(step, step[i]) + CLOCK_TOLERANCE_S
+        agree = np.abs(off - off[i]) <= tol
+        agree[i] = False
+        if agree.any():
+            out.append((round(r.t_s, 2), r.clock_s))
+    return out
+
+
+def clock_at(clock: Sequence[tuple[float, float]], t_s: float, max_gap_s: float = CLOCK_MAX_GAP_S) -> float | None:
+    """Match clock (s) at video time `t_s` from the nearest clock read within `max_gap_s`."""
+    if not clock:
+        return None
+    ts = np.array([c[0] for c in clock])
+    i = int(np.argmin(np.abs(ts - t_s)))
+    if abs(ts[i] - t_s) > max_gap_s:
+        return None
+    return clock[i][1] + (t_s - ts[i])
+
+
+def minute_label(clock_s: float) -> str:
+    """How a broadcast names the minute: 22:10 on the clock is the 23rd minute, "23'"."""
+    return f"{int(clock_s // 60) + 1}'"
+
+
+def _result(region: Region | None, reads: list[Read], cfg, notes: list[str], stats: dict) -> ScorebugResult:
+    reads = sorted(reads, key=lambda r: r.t_s)
+    if region is None:
+        return ScorebugResult(False, None, [], [], notes, reads, stats)
+    changes, more = changes_from_reads(reads, cfg.confirm_reads)
+    readable = sum(r.score is not None for r in reads)
+    notes = list(notes)
+    if readable < len(reads):
+        notes.append(f"score read in {readable} of {len(reads)} looks at the bug (hidden or unreadable in the rest)")
+    stats = {**stats, "reads": len(reads), "readable": readable}
+    return ScorebugResult(True, region.box, changes, consistent_clock(reads), notes + more, reads, stats)
+
+
+def from_frames(locate_with: Iterable[tuple[float, np.ndarray]], frames: Iterable[tuple[float, np.ndarray]], cfg,
+                ocr: Ocr | None = None) -> ScorebugResult:
+    """Locate the bug in `locate_with` (a few native-size frames spread over the match), then
+    read it every `cfg.every_s` in `frames` (a stream at native or analysis size)."""
+    if not cfg.enabled:
+        return ScorebugResult(False, None, [], [], ["score bug not read (signals.scorebug.enabled is false)"])
+    ocr = ocr or RapidOcr(cfg.ocr_threads)
+    t0 = time.perf_counter()
+    region, reads, notes = locate(locate_with, cfg, ocr)
+    t1 = time.perf_counter()
+    if region is not None:
+        reads = reads + list(read_frames(frames, region, cfg, ocr))
+    stats = {"locate_s": round(t1 - t0, 3), "read_s": round(time.perf_counter() - t1, 3)}
+    return _result(region, reads, cfg, notes, stats)
+
+
+# ----------------------------------------------------------------------------- from a file
+
+
+class _Seeker:
+    """Native-size frames at times asked one by one, through one open file (`frames_at`
+    pulls its next time only when asked for the next frame)."""
+
+    def __init__(self, path, info):
+        from .. import media
+
+        self._want: deque[float] = deque()
+        self._frames = media.frames_at(path, self._times(), width=None, info=info)
+        self.count = 0
+
+    def _times(self):
+        while self._want:
+            yield self._want.popleft()
+
+    def at(self, t_s: float):
+        self._want.append(t_s)
+        self.count += 1
+        _, frame = next(self._frames)
+        return frame
+
+    def close(self) -> None:
+        self._frames.close()
+
+
+def _refine_targets(reads: list[Read], cfg, done: set) -> tuple[float, float] | None:
+    """The next score change worth narrowing down: two neighbouring reads, further apart
+    than `refine_s`, one team's number one up between them, the new score not a lone flicker
+    (the read after it shows the old score again)."""
+    valid = [r for r in sorted(reads, key=lambda r: r.t_s) if r.score is not None]
+    for i in range(len(valid) - 1):
+        a, b = valid[i], valid[i + 1]
+        if a.score == b.score or b.t_s - a.t_s <= cfg.refine_s or (a.t_s, b.t_s) in done:
+            continue
+        if _one_up(a.score, b.score) is None:
+            continue
+        if i + 2 < len(valid) and valid[i + 2].score == a.score:
+            continue
+        return a.t_s, b.t_s
+    return None
+
+
+def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[[float], None] | None = None) -> ScorebugResult:
+    """Find and read the bug of a video file by seeking (`media.frames_at`, native size).
+
+    `cfg.locate_frames` frames spread over the match find the bug; then one read every
+    `cfg.every_s`, and where the score changed between two reads, reads in between until
+    the change lies within `cfg.refine_s` (at most `cfg.refine_max_reads` of them).
+    `progress` gets the share of the reads done (0..1).
+    """
+    from .. import media
+
+    t0 = time.perf_counter()
+    if not cfg.enabled:
+        return ScorebugResult(False, None, [], [], ["score bug not read (signals.scorebug.enabled is false)"])
+    info = info or media.probe(path)
+    if not info.has_video:
+        return ScorebugResult(False, None, [], [], ["no video stream: score bug not read"])
+    duration = float(info.duration_s)
+    margin = min(1.0, 0.05 * duration)
+    ocr = ocr or RapidOcr(cfg.ocr_threads)
+    seeker = _Seeker(path, info)
+    stats: dict = {}
+    try:
+        def frame_at(t: float):
+            f = seeker.at(t)
+            return (f.t_s, f.image) if f is not None else None
+
+        looks = [frame_at(float(t)) for t in np.linspace(margin, duration - margin, cfg.locate_frames)]
+        t1 = time.perf_counter()
+        region, reads, notes = locate([x for x in looks if x is not None], cfg, ocr)
+        del looks
+        t2 = time.perf_counter()
+        stats.update(locate_s=round(t2 - t0, 3))
+        if region is None:
+            stats.update(seeks=seeker.count, decode_locate_s=round(t1 - t0, 3))
+            return ScorebugResult(False, None, [], [], notes, [], stats)
+        n_reads = max(int(math.ceil((duration - 2 * margin) / cfg.every_s)) + 1, 2)
+        have = {round(r.t_s, 1) for r in reads}
+        times = [float(t) for t in np.linspace(margin, duration - margin, n_reads)]
+        for k, t in enumerate(times):
+            if round(t, 1) in have:
+                continue
+            got = frame_at(t)
+            if got is not None:
+                reads.append(read_image(got[0], got[1], region, cfg, ocr))
+            if progress:
+                progress(0.9 * (k + 1) / len(times))
+        t3 = time.perf_counter()
+        done: set = set()
+        extra = 0
+        while extra < cfg.refine_max_reads:
+            pair = _refine_targets(reads, cfg, done)
+            if pair is None:
+                break
+            a, b = pair
+            done.add(pair)
+            for t in ((a + b) / 2, a + (b - a) / 4, a + 3 * (b - a) / 4):
+                got = frame_at(t)
+                extra += 1
+                if got is not None and a < got[0] < b:
+                    r = read_image(got[0], got[1], region, cfg, ocr)
+                    reads.append(r)
+                    if r.score is not None:
+                        break
+                if extra >= cfg.refine_max_reads:
+                    break
+        stats.update(read_s=round(t3 - t2, 3), refine_s=round(time.perf_counter() - t3, 3), refine_reads=extra,
+                     seeks=seeker.count)
+    finally:
+        seeker.close()
+    if progress:
+        progress(1.0)
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    return _result(region, reads, cfg, notes, stats)
+
+
+# ----------------------------------------------------------------------------- timeline
+
+
+def scorebug_columns(result: ScorebugResult, duration_s: float, bin_s: float) -> dict[str, np.ndarray]:
+    """Per-bin columns: `scorebug_change` 1.0 in the bin of each change, 0 where the bug was
+    read (between its first and last readable look: scores only go up, so two equal reads
+    mean no goal between them), NaN elsewhere and everywhere when no bug was found;
+    `scorebug_clock_s` the match clock at each bin start (NaN where none was read nearby)."""
+    n = n_bins(duration_s, bin_s)
+    change = np.full(n, np.nan)
+    clock = np.full(n, np.nan)
+    if not result.found or n == 0:
+        return {"scorebug_change": change, "scorebug_clock_s": clock}
+    valid = [r.t_s for r in result.reads if r.score is not None]
+    if valid:
+        idx = bin_index(np.array([min(valid), max(valid)]), bin_s, n)
+        lo = idx[0] if idx[0] >= 0 else 0
+        hi = idx[1] if idx[1] >= 0 else n - 1
+        change[lo:hi + 1] = 0.0
+    if result.changes:
+        idx = bin_index(np.array([c["t_s"] for c in result.changes]), bin_s, n)
+        change[idx[idx >= 0]] = 1.0
+    if result.clock:
+        starts = np.arange(n) * bin_s
+        ts = np.array([c[0] for c in result.clock])
+        cs = np.array([c[1] for c in result.clock])
+        # The nearest clock read (of the one before and the one after each bin start).
+        after = np.clip(np.searchsorted(ts, starts), 0, len(ts) - 1)
+        before = np.clip(after - 1, 0, len(ts) - 1)
+        nearest = np.where(np.abs(starts - ts[before]) <= np.abs(starts - ts[after]), before, after)
+        keep = np.abs(starts - ts[nearest]) <= CLOCK_MAX_GAP_S
+        clock[keep] = cs[nearest[keep]] + (starts[keep] - ts[nearest[keep]])
+    return {"scorebug_change": change, "scorebug_clock_s": clock}
