@@ -150,8 +150,10 @@ def probe(video: str, as_json: bool) -> None:
 @click.option("--calm", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
               help="Longest calm stretch between attacks, in seconds (each is 0.3-1x this): 60 makes a dense "
                    "match, ~300 a real match's pace of a shot every few minutes.")
+@click.option("--no-scorebug", is_flag=True, help="Draw no score overlay (footage without a score bug).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def synth(output: str, duration: float, seed: int, size: str, fps: float, calm: float, force: bool) -> None:
+def synth(output: str, duration: float, seed: int, size: str, fps: float, calm: float, no_scorebug: bool,
+          force: bool) -> None:
     """Generate a synthetic match with known goals and chances (test and demo material)."""
     from . import synth as synth_mod
     from .errors import OutputError
@@ -167,7 +169,7 @@ def synth(output: str, duration: float, seed: int, size: str, fps: float, calm: 
         raise OutputError(f"{out} exists; use --force to overwrite")
     with progress("synth", total=1.0) as update:
         truth = synth_mod.generate(out, duration_s=duration, seed=seed, size=(w, h), fps=fps, progress=update,
-                                   calm_s=calm)
+                                   calm_s=calm, scorebug=not no_scorebug)
     goals = sum(e["type"] == "goal" for e in truth["events"])
     chances = sum(e["type"] == "chance" for e in truth["events"])
     click.echo(f"wrote {out} ({duration:.0f} s, {w}x{h}, {goals} goals, {chances} chances)")

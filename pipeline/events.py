@@ -39,6 +39,7 @@ class Evidence:
     reaction_s: float = 0.0  # seconds of close-up / off-pitch pictures in the reaction window
     no_play_s: float = 0.0  # seconds from the moment until play restarts (a sustained wide shot)
     roar_s: float = 0.0  # longest run of sustained crowd roar around the moment
+    sound_from_s: float | None = None  # where the first sustained roar or cry starts (the ball went in 0-3 s before)
     roar_db: float = 0.0  # its top, dB over the match's roar baseline
     voice_s: float = 0.0  # longest run of the commentator's raised pitch
     voice_st: float = 0.0  # its top, semitones over the match's baseline
@@ -70,10 +71,16 @@ def _clock(t_s: float) -> str:
 
 
 def _longest_run(mask: np.ndarray) -> int:
+    return _longest(mask)[1]
+
+
+def _longest(mask: np.ndarray) -> tuple[int, int]:
+    """(first index, length) of the longest run of True; (0, 0) when there is none."""
     if not mask.any():
-        return 0
+        return 0, 0
     edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
-    return int(np.max(edges[1::2] - edges[::2]))
+    k = int(np.argmax(edges[1::2] - edges[::2]))
+    return int(edges[2 * k]), int(edges[2 * k + 1] - edges[2 * k])
 
 
 def _bins(t0: float, t1: float, bin_s: float, n: int) -> slice:
@@ -98,7 +105,11 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
         if z is None:
             continue
         w = np.nan_to_num(np.asarray(z, float)[around], nan=-np.inf)
-        setattr(ev, attr, _longest_run(w >= cfg.sustain_z) * bin_s)
+        first, length = _longest(w >= cfg.sustain_z)
+        setattr(ev, attr, length * bin_s)
+        if length:
+            at = float((around.start + first) * bin_s)
+            ev.sound_from_s = at if ev.sound_from_s is None else min(ev.sound_from_s, at)
         if col in raw and getattr(ev, attr) > 0:
             r = np.asarray(raw[col], float)[around]
             setattr(ev, unit_attr, float(np.nanmax(r[w >= cfg.sustain_z])))
@@ -169,34 +180,42 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
 
     `confidence` is the confidence in the kind given: P(goal) for a goal, 1 - P(goal) for
     the others. A replay segment takes the kind of the moment it replays. A score change is
-    evidence for one moment only: the best-scoring live candidate it follows.
+    evidence for one moment only: among those it follows (within `score_after_s`), the one
+    whose other evidence looks most like a goal.
     """
     evidence: dict[str, Evidence] = {}
-    changes = list(score_changes or [])
     live = [s for s in segments if s.replay_of is None]
-    # Each score change goes to one candidate: the strongest whose moment it follows.
-    owner: dict[int, dict] = {}
-    for c in changes:
-        near = [s for s in live
-                if (s.anchor if s.anchor is not None else s.peak) - cfg.score_before_s <= float(c["t_s"])
-                <= (s.anchor if s.anchor is not None else s.peak) + cfg.score_after_s]
-        if near:
-            best = max(near, key=lambda s: (s.score, s.start))
-            owner.setdefault(id(best), c)
+
+    def moment(s: Segment) -> float:
+        return float(s.anchor if s.anchor is not None else s.peak)
+
     # A replay package shows the last moment before it (within `replay_within_s`), not
     # every moment of the minute before it.
-    moments = sorted(live, key=lambda s: s.anchor if s.anchor is not None else s.peak)
+    moments = sorted(live, key=moment)
     shown_by: dict[int, list[tuple[float, float]]] = {}
     for a, b in (timeline.meta or {}).get("replays") or []:
-        before = [s for s in moments if (s.anchor if s.anchor is not None else s.peak) < float(a)]
-        if before and float(a) - (before[-1].anchor if before[-1].anchor is not None else before[-1].peak) <= cfg.replay_within_s:
+        before = [s for s in moments if moment(s) < float(a)]
+        if before and float(a) - moment(before[-1]) <= cfg.replay_within_s:
             shown_by.setdefault(id(before[-1]), []).append((float(a), float(b)))
+    # The evidence without the score bug first: a score change says a goal happened in
+    # the minutes before it, and it belongs to the one moment there that looks most like
+    # a goal (the latest, on a tie), never to every moment it follows.
+    plain = {id(s): confidence(gather(s, timeline, cfg, [], shown_by.get(id(s), [])), cfg) for s in live}
+    owner: dict[int, dict] = {}
+    for c in score_changes or []:
+        t = float(c["t_s"])
+        near = [s for s in live if moment(s) - cfg.score_before_s <= t <= moment(s) + cfg.score_after_s
+                and id(s) not in owner]
+        if near:
+            owner[id(max(near, key=lambda s: (round(plain[id(s)], 3), moment(s))))] = c
     for s in live:
         mine = [owner[id(s)]] if id(s) in owner else []
         ev = gather(s, timeline, cfg, mine, shown_by.get(id(s), []))
         p = confidence(ev, cfg)
         s.kind = kind_of(p, ev, cfg)
         s.confidence = round(p if s.kind == "goal" else 1.0 - p, 3)
+        if s.kind == "goal" and ev.sound_from_s is not None and ev.sound_from_s > moment(s):
+            s.anchor = ev.sound_from_s  # the goal's moment: where the sustained roar or cry began
         evidence[s.id] = ev
     by_id = {s.id: s for s in segments}
     for s in segments:

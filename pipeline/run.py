@@ -140,6 +140,7 @@ def analyze(
     from .detect.base import write_detections
     from .signals.audio import audio_signals, missing_audio
     from .signals.motion import motion_signals
+    from .signals.scorebug import read_video as read_scorebug, scorebug_columns
     from .signals.shots import SCALE_NAMES
     from .signals.timeline import build_timeline, write_timeline
     from .track import track as track_objects, write_tracks
@@ -250,6 +251,11 @@ def analyze(
     if expected_end - last_t > max(2.0, 2.0 / cfg.media.analysis_fps, 0.05 * expected_end):
         notes.append(f"video ends at {last_t:.1f} s of {duration:.1f} s (file truncated or damaged?): "
                      "video signals after that are a gap")
+    with reporter.stage("scorebug", 1.0) as update, timer("scorebug"):
+        # Sparse seeks at native size, over the whole match (the cascade's windows do not
+        # matter: a bug changes after the goal, often after its replays).
+        bug = read_scorebug(video, sc.scorebug, info=info, progress=update)
+    notes.extend(n for n in bug.notes if n not in notes)
     with reporter.stage("track", None), timer("track"):
         tracks = track_objects(detections, cfg.track, info.width)
     with timer("motion"):
@@ -258,9 +264,9 @@ def analyze(
         in_view = None if scale is None else np.nan_to_num(scale, nan=off_pitch) < off_pitch
         motion_cols, motion_meta = motion_signals(tracks, cam, duration, sc, pitch_in_view=in_view)
     with timer("timeline"):
-        columns = {**audio_cols, **motion_cols, **shot_cols}
+        columns = {**audio_cols, **motion_cols, **shot_cols, **scorebug_columns(bug, duration, sc.bin_s)}
         meta = {
-            "audio": audio_meta, "motion": motion_meta, "shots": shot_meta,
+            "audio": audio_meta, "motion": motion_meta, "shots": shot_meta, "scorebug": bug.to_dict(reads=False),
             "cuts": shot_meta.get("cuts_s", []), "replays": shot_meta.get("replays", []),
             "windows": windows, "notes": notes,
         }
@@ -472,6 +478,7 @@ class Selection:
 
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
     from .events import classify
+    from .signals.scorebug import clock_at, minute_label
     from .segments import (build_segments, excitement_curve, explain_selection, reason_for, select, target_duration,
                            widen_goal_cores)
 
@@ -489,12 +496,15 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
         notes.append(f"input shorter than the {cfg.signals.audio.baseline_s:g} s audio baseline: scores are relative "
                      f"to the clip itself, so no minimum score ({cfg.segments.min_score:g}) applies")
     evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
-    widen_goal_cores(segs, cfg.segments)
+    widen_goal_cores(segs, cfg.segments, timeline.duration_s)
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
+    clock = [tuple(c) for c in ((timeline.meta or {}).get("scorebug") or {}).get("clock", []) if len(c) == 2]
     for s in segs:
         ev = evidence.get(s.id)
-        told = [f"{s.kind} ({s.confidence:.2f})"] + (ev.phrases() if ev is not None else [])
+        match_s = clock_at(clock, s.peak) if clock else None
+        told = ([minute_label(match_s)] if match_s is not None else []) + [f"{s.kind} ({s.confidence:.2f})"]
+        told += ev.phrases() if ev is not None else []
         s.reason = "; ".join(told + [reason_for(s, timeline)])
     explain_selection(segs, target, min_score)
     return Selection(segs, curve.score, curve.weights_used, notes, target)

@@ -389,29 +389,42 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
 
 
-def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig) -> None:
+def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: float) -> None:
     """A goal's core, what selection never trims below, runs from the attack that led to it
     (`goal_core_pre_s` before its audio rose: the ball goes in up to 3 s before the roar) to
-    the first seconds of the celebration (`goal_core_post_s` after), within the candidate."""
-    for s in segments:
+    the first seconds of the celebration (`goal_core_post_s` after); the candidate grows to
+    hold it where its neighbours leave room."""
+    ordered = sorted(segments, key=lambda s: s.start)
+    for i, s in enumerate(ordered):
         if s.kind != "goal" or s.replay_of is not None:
             continue
         at = s.anchor if s.anchor is not None else s.peak
         a, b = s.core if s.core else (s.start, s.end)
+        # The candidate grows to hold the moment, up to its neighbours (never over them).
+        lo = ordered[i - 1].end if i > 0 else 0.0
+        hi = ordered[i + 1].start if i + 1 < len(ordered) else duration_s
+        s.start = max(min(s.start, at - cfg.goal_core_pre_s), lo, 0.0)
+        s.end = min(max(s.end, at + cfg.goal_core_post_s), hi, duration_s)
         s.core = (max(s.start, min(a, at - cfg.goal_core_pre_s)), min(s.end, max(b, at + cfg.goal_core_post_s)))
 
 
 def rank_key(s: Segment) -> tuple:
-    """Goals first, then chances, then other play (unclassified counts as other); by score
-    within a kind; ties break on start time."""
+    """Goals first, then chances, then other play (unclassified counts as other); within a
+    kind the live moments before the replays of them, then by score; ties on start time."""
     kind = s.kind if s.kind in KINDS else "other"
-    return (KINDS.index(kind), -s.score, s.start)
+    return (KINDS.index(kind), s.replay_of is not None, -s.score, s.start)
 
 
 def _shrunk(s: Segment, a: float, b: float, length: float) -> tuple[float, float]:
     """The core [a, b] cut down to `length`, keeping its proportions before and after the
-    moment (its anchor, else its peak): a goal keeps its run-up share and its roar share."""
+    moment (its anchor, else its peak): a moment keeps its run-up share and its roar share;
+    a goal keeps three quarters before the moment (the shot comes before the roar)."""
     at = min(max(s.anchor if s.anchor is not None else s.peak, a), b)
+    if s.kind == "goal":
+        # The ball goes in before the crowd and the commentator rise: three quarters of
+        # what is kept lies before the moment.
+        lo = min(max(at - 0.75 * length, a), b - length)
+        return lo, lo + length
     f = length / (b - a)
     return at - (at - a) * f, at + (b - at) * f
 

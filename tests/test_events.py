@@ -125,7 +125,7 @@ def test_a_goal_is_never_trimmed_below_its_moment():
     goal.anchor, goal.core = 100.0, (94.0, 103.0)  # the excitement's own core: 6 s before the roar
     calm = Segment("s002", 200.0, 220.0, 210.0, 3.0, {}, kind="other")
     calm.core = (204.0, 213.0)
-    widen_goal_cores([goal, calm], cfg)
+    widen_goal_cores([goal, calm], cfg, 300.0)
     assert goal.core == (100.0 - cfg.goal_core_pre_s, 100.0 + cfg.goal_core_post_s)
     assert calm.core == (204.0, 213.0)
     chosen = select([goal, calm], target_s=cfg.goal_core_pre_s + cfg.goal_core_post_s + 2.0)
