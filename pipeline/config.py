@@ -216,6 +216,11 @@ class ScorebugSignalsConfig(_Section):
     refine_s: float = Field(gt=0, le=600)  # s, a score change is narrowed down to this interval
     refine_max_reads: int = Field(ge=0, le=10000)  # extra reads for that, per match at most
     confirm_reads: int = Field(ge=1, le=10)  # reads in a row a new score needs
+    same_look: float = Field(ge=-1, le=1)  # edge correlation a look needs to count as the bug
+    lost_reads: int = Field(ge=1, le=100)  # reads in a row without the bug: it is gone, search the gap
+    search_spacing_s: float = Field(gt=0, le=600)  # s, densest spacing of frames searched for a bug
+    search_max_frames: int = Field(ge=0, le=100000)  # frames decoded for that beyond locate_frames
+    boundary_s: float = Field(gt=0, le=600)  # s, where a bug is first and last seen, narrowed to this
     ocr_threads: int = Field(ge=0, le=64)  # ONNX Runtime threads; 0 = its default (every core)
     ocr_min_confidence: float = Field(ge=0, le=1)  # recognised lines below this are not read
 
@@ -277,6 +282,8 @@ class SegmentsConfig(_Section):
     core_rise_fraction: float = Field(ge=0, le=1)
     goal_core_pre_s: float = Field(ge=0)  # a goal's core: never trimmed below it
     goal_core_post_s: float = Field(ge=0)
+    goal_replays: bool
+    min_shot_s: float = Field(ge=0)
     pre_roll_s: float = Field(ge=0)
     post_roll_s: float = Field(ge=0)
     snap_to_cut_s: float = Field(ge=0)

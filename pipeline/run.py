@@ -479,8 +479,8 @@ class Selection:
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
     from .events import classify
     from .signals.scorebug import clock_at, minute_label
-    from .segments import (build_segments, excitement_curve, explain_selection, reason_for, select, target_duration,
-                           widen_goal_cores)
+    from .segments import (build_segments, cut_times, excitement_curve, explain_selection, reason_for, select,
+                           target_duration, trim_shot_fragments, widen_goal_cores)
 
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
@@ -498,7 +498,12 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
     widen_goal_cores(segs, cfg.segments, timeline.duration_s)
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
-           keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s)
+           keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s,
+           goal_replays=cfg.segments.goal_replays)
+    notes += trim_shot_fragments(segs, cut_times(timeline), cfg.segments.min_shot_s)
+    with_replay = [s.replay_of for s in segs if s.selected and s.replay_of]
+    if with_replay:
+        notes.append(f"goal replays in the reel: {', '.join(with_replay)} shown again (segments.goal_replays)")
     clock = [tuple(c) for c in ((timeline.meta or {}).get("scorebug") or {}).get("clock", []) if len(c) == 2]
     for s in segs:
         ev = evidence.get(s.id)

@@ -326,7 +326,8 @@ def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> 
 
 
 def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
-           min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0) -> list[Segment]:
+           min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0,
+           goal_replays: bool = False) -> list[Segment]:
     """Rank (kinds first, see `rank_key`), then fill `target_s`: more good moments before
     longer ones.
 
@@ -338,6 +339,9 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     Segments without a core (built elsewhere) are taken whole or trimmed around their peak.
     When even the best moment's core is longer than the whole reel and nothing else fits,
     the reel is that core cut down to `target_s` around the moment (not an empty reel).
+    With `goal_replays`, a chosen goal also gets its longest replay, whole, where the reel
+    has room after the goals' cores and before any chance or other moment (as broadcasters
+    show a goal again).
     """
     for s in segments:
         s.selected = False
@@ -348,7 +352,23 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     eligible = [s for s in ranked if s.replay_of is None and (s.score >= min_score or s.kind == "goal")]
     left = float(target_s)
     extent: dict[int, tuple[float, float]] = {}
+    def add_goal_replays() -> None:
+        # After every goal's core and before any other moment: broadcasters show a goal
+        # again before they show a chance.
+        nonlocal left
+        for g in [s for s in eligible if id(s) in extent and s.kind == "goal"]:
+            for r in sorted((r for r in segments if r.replay_of == g.id), key=lambda r: (-r.duration, r.start)):
+                if r.duration <= left + 1e-9:
+                    extent[id(r)] = (r.start, r.end)
+                    left -= r.duration
+                    r.selected = True
+                    break
+
+    replays_added = not goal_replays
     for s in eligible:
+        if not replays_added and s.kind != "goal":
+            add_goal_replays()
+            replays_added = True
         a, b = _core(s, keep_pre_s, keep_post_s, min_len_s)
         if b - a <= left + 1e-9:
             extent[id(s)] = (a, b)
@@ -357,6 +377,8 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
         best = eligible[0]
         extent[id(best)] = _shrunk(best, *_core(best, keep_pre_s, keep_post_s, min_len_s), left)
         left = 0.0
+    if not replays_added:
+        add_goal_replays()
     # Pass 2: share the time left evenly among the chosen moments (water-filling), each up
     # to its full extent, so every chosen goal gets its attack and celebration alike.
     growing = [s for s in eligible if id(s) in extent]
@@ -387,6 +409,30 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
                 s.peak = float(min(max(s.peak, s.start), s.end))  # the top of what is shown
             s.selected = True
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
+
+
+def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: float) -> list[str]:
+    """A selected segment never opens or closes on a fragment of another shot: an edge with
+    a cut less than `min_shot_s` inside it moves onto that cut, unless that would cut into
+    the moment's core (or leave under half the segment). Returns notes of what moved."""
+    notes = []
+    cuts = np.asarray(cuts, float)
+    if min_shot_s <= 0 or not len(cuts):
+        return notes
+    for s in segments:
+        if not s.selected:
+            continue
+        core_a, core_b = s.core if s.core else (s.peak, s.peak)
+        head = cuts[(cuts > s.start + 1e-6) & (cuts < s.start + min_shot_s)]
+        if len(head) and head.max() <= core_a and (s.end - head.max()) >= 0.5 * s.duration:
+            notes.append(f"{s.id} opens {head.max() - s.start:.1f} s later, on the cut (not on a fragment of another shot)")
+            s.start = float(head.max())
+        tail = cuts[(cuts < s.end - 1e-6) & (cuts > s.end - min_shot_s)]
+        if len(tail) and tail.min() >= core_b and (tail.min() - s.start) >= 0.5 * s.duration:
+            notes.append(f"{s.id} closes {s.end - tail.min():.1f} s earlier, on the cut")
+            s.end = float(tail.min())
+        s.peak = float(min(max(s.peak, s.start), s.end))
+    return notes
 
 
 def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: float) -> None:

@@ -131,3 +131,28 @@ def test_a_goal_is_never_trimmed_below_its_moment():
     chosen = select([goal, calm], target_s=cfg.goal_core_pre_s + cfg.goal_core_post_s + 2.0)
     assert [s.id for s in chosen] == ["s001"]
     assert goal.start <= 100.0 - cfg.goal_core_pre_s and goal.end >= 100.0 + cfg.goal_core_post_s
+
+
+def test_a_goal_carries_its_replay_when_the_reel_has_room_and_not_when_it_has_none():
+    goal = Segment("s001", 80.0, 100.0, 92.0, 2.0, {}, kind="goal")
+    goal.core = (85.0, 97.0)
+    replay = Segment("s002", 105.0, 113.0, 109.0, 1.0, {}, kind="goal", replay_of="s001")
+    chosen = select([goal, replay], target_s=25.0, goal_replays=True)
+    assert [s.id for s in chosen] == ["s001", "s002"]
+    assert sum(s.duration for s in chosen) <= 25.0 + 1e-6
+    chosen = select([goal, replay], target_s=15.0, goal_replays=True)  # no room after the goal's core
+    assert [s.id for s in chosen] == ["s001"]
+    assert [s.id for s in select([goal, replay], target_s=25.0, goal_replays=False)] == ["s001"]
+
+
+def test_reel_edges_never_open_or_close_on_a_fragment_of_another_shot():
+    from pipeline.segments import trim_shot_fragments
+
+    seg = Segment("s001", 100.0, 120.0, 110.0, 1.0, {}, selected=True)
+    seg.core = (104.0, 116.0)
+    notes = trim_shot_fragments([seg], np.array([101.3, 108.0, 119.0]), 1.5)
+    assert (seg.start, seg.end) == (101.3, 119.0) and len(notes) == 2
+    inside = Segment("s002", 200.0, 220.0, 210.0, 1.0, {}, selected=True)
+    inside.core = (200.5, 219.5)  # the moment itself starts at once: its edges stay
+    assert trim_shot_fragments([inside], np.array([201.0, 219.2]), 1.5) == []
+    assert (inside.start, inside.end) == (200.0, 220.0)

@@ -15,7 +15,7 @@ from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.signals import scorebug as sb
 
-from .conftest import REPO, real_clip
+from .conftest import REPO, ffmpeg, real_clip
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,50 @@ def match_without_bug(synth_dir):
     truth = synth.generate(out, duration_s=20.0, seed=5, size=(640, 360), calm_s=20.0, scorebug=False)
     assert truth["scorebug"] is False and any(e["type"] == "goal" for e in truth["events"])
     return out
+
+
+def _bug_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """x, y, w, h of synth's overlay box in a frame of `size` (as `synth.Renderer._overlay`)."""
+    import cv2
+
+    w, h = size
+    fs, th = max(h / 720 * 0.9, 0.35), max(1, int(round(2 * h / 720)))
+    (tw, tht), _ = cv2.getTextSize("HOM 0-0 AWY  12:00", cv2.FONT_HERSHEY_SIMPLEX, fs, th)
+    x, y = int(w * 0.03), int(h * 0.04)
+    return x - 4, y - 4, tw + 12, tht + 12
+
+
+@pytest.fixture(scope="module")
+def montage_of_two_matches(synth_dir):
+    """Two generated matches joined at 13 s, one size (640x360): A (seed 4, made at 800x450)
+    shows 0-0 throughout; B (seed 20, made at 480x360 and pillarboxed, so its bug sits 80 px
+    further right) starts after its first goal at 0-1 and turns 1-1 at 28.5 s of B."""
+    a, b = synth_dir / "montage_a.mp4", synth_dir / "montage_b.mp4"
+    ta = synth.generate(a, duration_s=30.0, seed=4, size=(800, 450), calm_s=20.0)
+    tb = synth.generate(b, duration_s=45.0, seed=20, size=(480, 360), calm_s=20.0)
+    assert [g["time"] for g in ta["events"] if g["type"] == "goal"][0] > 13.0
+    goals_b = [(g["time"], g["team"]) for g in tb["events"] if g["type"] == "goal"]
+    assert goals_b[0][0] + synth.SCOREBUG_DELAY_S < 11.0 and goals_b[1][0] > 30.0 and goals_b[1][1] == 0
+    out = synth_dir / "scorebug_montage.mp4"
+    ffmpeg("-i", str(a), "-i", str(b), "-filter_complex",
+           "[0:v]trim=0:13,setpts=PTS-STARTPTS,scale=640:360,setsar=1[a];"
+           "[1:v]trim=11:45,setpts=PTS-STARTPTS,pad=640:360:80:0,setsar=1[b];[a][b]concat=n=2:v=1:a=0[v]",
+           "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "50", str(out))
+    return out, 13.0 + goals_b[1][0] + synth.SCOREBUG_DELAY_S - 11.0
+
+
+@pytest.fixture(scope="module")
+def bug_that_moves(synth_dir, two_goal_match):
+    """The two-goal match with its bug gone from 18 s to 26 s, then back at the top right."""
+    path, goals = two_goal_match
+    x, y, w, h = _bug_box((640, 360))
+    out = synth_dir / "scorebug_moves.mp4"
+    ffmpeg("-i", str(path), "-filter_complex",
+           f"[0:v]split[a][b];[b]crop={w}:{h}:{x}:{y}[bug];"
+           f"[a]drawbox=x={x}:y={y}:w={w}:h={h}:color=0x2a6e2a:t=fill:enable='gte(t,18)'[hid];"
+           f"[hid][bug]overlay=x={640 - w - x}:y=40:enable='gte(t,26)'[v]",
+           "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "50", str(out))
+    return out, goals
 
 
 def _expected_changes(goals: list[dict]) -> list[tuple[float, str, str, int]]:
@@ -94,6 +138,34 @@ def test_generated_match_streamed_frames_give_the_same_changes(two_goal_match, c
     result = sb.from_frames(looks, stream, cfg20, ocr=ocr)
     assert result.found
     _assert_changes_match(result.changes, goals)
+
+
+def test_montage_of_two_matches_reports_no_change_at_the_join(montage_of_two_matches, cfg, ocr):
+    # 0-0 in match A, then 0-1 in match B's bug at another place: not a goal; B's own goal is.
+    path, goal_t = montage_of_two_matches
+    result = sb.read_video(path, cfg, ocr=ocr)
+    assert result.found
+    assert [(c["score_from"], c["score_to"], c["team"]) for c in result.changes] == [("0-1", "1-1", 0)], result.changes
+    assert abs(result.changes[0]["t_s"] - goal_t) <= 2.0
+    bugs = {s["bug"]: s for s in result.stretches}
+    assert len(bugs) == 2
+    first, second = sorted(bugs.values(), key=lambda s: s["from_s"])
+    assert first["to_s"] <= 13.0 <= second["from_s"] and second["region"][0] - first["region"][0] > 40
+    scores = {(r.bug, sb._fmt(r.score)) for r in result.reads if r.score is not None}
+    assert scores == {(first["bug"], "0-0"), (second["bug"], "0-1"), (second["bug"], "1-1")}
+    cols = sb.scorebug_columns(result, 47.0, 0.5)
+    assert np.nansum(cols["scorebug_change"]) == 1.0
+
+
+def test_bug_gone_for_a_while_and_back_elsewhere_still_gives_each_change(bug_that_moves, cfg, ocr):
+    # 0-0 -> 1-0 at the first place; hidden 18-26 s; 1-0 -> 1-1 at the top right.
+    path, goals = bug_that_moves
+    result = sb.read_video(path, cfg, ocr=ocr)
+    assert result.found
+    _assert_changes_match(result.changes, goals)
+    places = sorted({tuple(s["region"]) for s in result.stretches})
+    assert len(places) == 2 and places[1][0] > 320 and places[0][0] < 320
+    assert len({c["bug"] for c in result.changes}) == 2  # each change read within one bug
 
 
 def test_match_without_bug_says_so_and_reports_nothing(match_without_bug, cfg, ocr):

@@ -5,6 +5,12 @@ through `media.frames_at`; gives a `ScorebugResult`: where the bug is, each time
 number went up (with the scores read before and after), the match clock read on the way,
 and a note where no bug was found. Timeline columns: `scorebug_columns`.
 
+From a file the bug need not be one overlay for the whole file: a montage of clips from
+different matches, a bug that moves, changes style or is gone for a while (ad break, half
+time) is read as a set of bugs, each one place, look (edge picture) and pair of team names,
+each with its stretches of the file; a score change is only ever taken between two reads of
+the same bug (a clip join from 0-1 in one match to 0-0 in another is not a goal).
+
 OCR: RapidOCR (`rapidocr-onnxruntime`, Apache-2.0; its PP-OCRv4 ONNX models ship inside
 the wheel, nothing is downloaded), imported only when a bug is looked for.
 """
@@ -14,8 +20,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import cv2
@@ -32,6 +38,13 @@ TEAM_FRAMES = 6  # frames whose text boxes in a candidate are read for team name
 MAX_GOALS = 20  # a number above this is a misread, not a score
 CLOCK_TOLERANCE_S = 2.5  # clock reads agreeing this well (offset to video time) confirm each other
 CLOCK_MAX_GAP_S = 120.0  # the clock is carried forward or back from a read at most this far
+# A bug's look: its crop's edge magnitude at this size (w, h), zero mean, unit norm. Within
+# one bug of the real clips two looks correlate 0.69-0.99 (digits and clock change, the rest
+# stays); a look at the same place in another clip, 0.35 at most (signals.scorebug.same_look).
+SIGNATURE_SIZE = (64, 16)
+KEEP_TOP = 1.5  # a searched frame keeps this times the searched strip (line boxes are padded)
+MAX_HINT_ROWS = 8  # text rows of one frame read when looking for any score at all
+SEARCH_CACHE_BYTES = 256 << 20  # searched frames kept in memory, at most (older ones re-decoded)
 
 BBox = tuple[int, int, int, int]  # x, y, w, h in source pixels
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in an image's pixels (OCR boxes)
@@ -50,6 +63,8 @@ class Region:
     frame_size: tuple[int, int]  # source (width, height) the boxes refer to
     hits: int  # searched frames in which a score was read here
     frames: int  # frames searched
+    # Its look (`_signature` of the box where a score was read), None: not checked.
+    signature: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,8 @@ class Read:
     clock_s: float | None  # match clock in seconds (23:10 -> 1390)
     clock_step_s: float  # resolution of that clock: 1 (MM:SS) or 60 (a minute: 23')
     text: str  # the recognised lines, " | " between them
+    look: float | None = None  # similarity of the crop to the bug's look (None: not checked)
+    bug: int = 0  # which bug of the file (read_video: several where the overlay changes)
 
 
 @dataclass(frozen=True)
@@ -68,12 +85,14 @@ class ScorebugResult:
     """What the bug said about one match; `to_dict()` is its JSON form."""
 
     found: bool
-    region: BBox | None
+    region: BBox | None  # the bug read most often
     changes: list[dict]  # {"t_s", "t_before_s", "t_after_s", "score_from", "score_to", "team"}
     clock: list[tuple[float, float]]  # (t_s, match clock s), reads that agree with another one
     notes: list[str]
     reads: list[Read] = field(default_factory=list)
     stats: dict = field(default_factory=dict)  # seconds per phase, reads, frames searched
+    # Where each bug was read: {"bug", "region", "teams", "from_s", "to_s", "reads"} (read_video).
+    stretches: list[dict] = field(default_factory=list)
 
     def to_dict(self, reads: bool = True) -> dict:
         """JSON form; `reads=False` leaves out the individual looks (a few hundred a match)."""
@@ -85,6 +104,7 @@ class ScorebugResult:
             "notes": self.notes,
             "reads": [{**asdict(r), "score": _fmt(r.score) if r.score else None} for r in self.reads] if reads else [],
             "stats": self.stats,
+            "stretches": self.stretches,
         }
 
 
@@ -142,6 +162,8 @@ _ADDED = re.compile(r"\+\s?\d{1,2}(?!\d)")  # added time next to the clock: +3
 _CONFUSABLE = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1"})
 _DIGITISH = re.compile(r"[0-9OoDQIl|]+")
 _DASH = re.compile(r"(?<!\d)(\d{1,2})\s*[-\u2013\u2014:]\s*(\d{1,2})(?!\d)")
+# Two numbers glued between two names, one of them a digit ("ATHO1BAR", "RMA00SEV").
+_GLUED = re.compile(r"[^\W\d_]{2}\s*(?=[0-9OoDQIl]{2}\s*[^\W\d_]{2})(?=.?\d)[0-9OoDQIl]{2}(?!\d)")
 
 
 def parse_clock(text: str) -> tuple[float, float] | None:
@@ -304,6 +326,42 @@ def _team_names(ocr: Ocr, shots: list, box: tuple[int, int, int, int], min_conf:
     return tuple(k for k, v in names.items() if v >= 2)
 
 
+def _signature(crop: np.ndarray) -> np.ndarray:
+    """The look of a bug's crop (any size): its edge magnitude at SIGNATURE_SIZE, zero mean,
+    unit norm, so that the dot product of two is their correlation."""
+    g = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    if g.shape[0] < 2 or g.shape[1] < 2:
+        return np.zeros(SIGNATURE_SIZE[::-1], np.float32)
+    g = cv2.resize(g.astype(np.float32), SIGNATURE_SIZE, interpolation=cv2.INTER_AREA)
+    e = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    e -= e.mean()
+    n = float(np.linalg.norm(e))
+    return e / n if n > 1e-6 else e
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum())
+
+
+def _teams_seen(text: str, teams: Sequence[str]) -> bool:
+    """Whether a read shows one of the bug's team names (the recogniser misreads the other at
+    times: "SLBenficna"): a score read at the place of the bug without any is another
+    overlay's (a montage of clips whose bugs sit at the same corner) or a misread."""
+    return not teams or any(_team_pattern(n).search(text) for n in teams)
+
+
+def _detect(image: np.ndarray, cfg, ocr: Ocr) -> tuple[np.ndarray, list[Box]]:
+    """(the frame's top part, native size: all that reading its bug needs, the text boxes of
+    its searched strip in source px)."""
+    strip, scale = _strip(image, cfg.top_fraction)
+    return _top(image, cfg), [tuple(v / scale for v in b) for b in ocr.detect(strip)]
+
+
+def _top(image: np.ndarray, cfg) -> np.ndarray:
+    h = image.shape[0]
+    return np.ascontiguousarray(image[:min(h, int(math.ceil(h * cfg.top_fraction * KEEP_TOP)) + 2)])
+
+
 def locate(frames: Iterable[tuple[float, np.ndarray]], cfg, ocr: Ocr | None = None) -> tuple[Region | None, list[Read], list[str]]:
     """Find the bug in a few frames spread over the match (native size, BGR).
 
@@ -313,16 +371,23 @@ def locate(frames: Iterable[tuple[float, np.ndarray]], cfg, ocr: Ocr | None = No
     Returns (region or None, the reads of the searched frames at that region, notes).
     """
     ocr = ocr or RapidOcr(cfg.ocr_threads)
-    shots: list[tuple[float, np.ndarray, list[Box]]] = []
+    shots = []
     for t_s, image in frames:
-        strip, scale = _strip(image, cfg.top_fraction)
-        shots.append((float(t_s), image, [tuple(v / scale for v in b) for b in ocr.detect(strip)]))
+        top, boxes = _detect(image, cfg, ocr)
+        shots.append((float(t_s), top, boxes, (image.shape[1], image.shape[0])))
+    return _locate_shots(shots, cfg, ocr)
+
+
+def _locate_shots(shots: list[tuple[float, np.ndarray, list[Box], tuple[int, int]]], cfg,
+                  ocr: Ocr) -> tuple[Region | None, list[Read], list[str]]:
+    """`locate` on searched frames: (t_s, the frame's top part, its text boxes in source px,
+    the frame's (width, height))."""
     n = len(shots)
     where = f"the top {cfg.top_fraction:.0%} of {n} frames"
     if n == 0:
         return None, [], ["no score bug found: no frames to search; score changes not read"]
-    h_img, w_img = shots[0][1].shape[:2]
-    shots = [s for s in shots if s[1].shape[:2] == (h_img, w_img)]
+    w_img, h_img = shots[0][3]
+    shots = [s[:3] for s in shots if s[3] == (w_img, h_img)]
     strip_h = max(int(math.ceil(h_img * cfg.top_fraction)), 1)
     need = max(cfg.min_hits, int(math.ceil(cfg.min_share * n)))
 
@@ -373,7 +438,18 @@ def locate(frames: Iterable[tuple[float, np.ndarray]], cfg, ocr: Ocr | None = No
     by0 = min([max(y0 - pad, 0)] + [b[1] for b in lines])
     bx1 = max([min(x1 + pad, w_img)] + [b[0] + b[2] for b in lines])
     by1 = max([min(y1 + pad, h_img)] + [b[1] + b[3] for b in lines])
-    return Region((bx0, by0, bx1 - bx0, by1 - by0), tuple(lines), teams, (w_img, h_img), hits, n), reads, []
+    region = Region((bx0, by0, bx1 - bx0, by1 - by0), tuple(lines), teams, (w_img, h_img), hits, n)
+    # Its look: the median look of the frames where its score and team names were read;
+    # then each read is checked against it as later reads are.
+    crops = {t: bug_crop(img, region)[0] for t, img, _ in shots}
+    looks = [_signature(crops[r.t_s]) for r in reads if r.score is not None and _teams_seen(r.text, teams)]
+    if not looks:
+        return None, [], [f"no score bug found: scores read at x,y,w,h={region.box} in {where}, "
+                          "but never with the team names read there; score changes not read"]
+    sig = np.median(np.stack(looks), axis=0)
+    sig -= sig.mean()
+    region = replace(region, signature=sig / max(float(np.linalg.norm(sig)), 1e-6))
+    return region, [_checked(r, crops[r.t_s], region, cfg) for r in reads], []
 
 
 # ----------------------------------------------------------------------------- reading
@@ -397,8 +473,28 @@ def read_image(t_s: float, image: np.ndarray, region: Region, cfg, ocr: Ocr) -> 
 
 
 def _read_crop(t_s: float, crop: np.ndarray, scale: float, region: Region, cfg, ocr: Ocr) -> Read:
+    look = _look(crop, region)
+    if look is not None and look < cfg.same_look:
+        # Another picture at the bug's place (the bug hidden, moved, restyled, another
+        # clip's overlay): not read, and no OCR spent on it.
+        return Read(float(t_s), None, None, 1.0, "", round(look, 3))
     texts = _recognise(ocr, crop, region.lines, cfg.ocr_min_confidence, region.box[:2], scale)
-    return _read(t_s, texts, region.teams)
+    return _checked(_read(t_s, texts, region.teams), crop, region, cfg, look)
+
+
+def _look(crop: np.ndarray, region: Region) -> float | None:
+    return None if region.signature is None else _similarity(_signature(crop), region.signature)
+
+
+def _checked(r: Read, crop: np.ndarray, region: Region, cfg, look: float | None = None) -> Read:
+    """A read of `region` as it counts: none where the crop does not look like the bug (then
+    no clock either), no score where the bug's team names are not in it."""
+    look = _look(crop, region) if look is None else look
+    if look is not None and look < cfg.same_look:
+        return replace(r, score=None, clock_s=None, look=round(look, 3))
+    if r.score is not None and not _teams_seen(r.text, region.teams):
+        r = replace(r, score=None)
+    return replace(r, look=None if look is None else round(look, 3))
 
 
 def read_frames(frames: Iterable[tuple[float, np.ndarray]], region: Region, cfg, ocr: Ocr | None = None) -> Iterator[Read]:
@@ -629,13 +725,367 @@ def _refine_targets(reads: list[Read], cfg, done: set) -> tuple[float, float] | 
     return None
 
 
-def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[[float], None] | None = None) -> ScorebugResult:
-    """Find and read the bug of a video file by seeking (`media.frames_at`, native size).
+def _rows(boxes: list[Box], gap_lines: float = 8.0) -> list[Box]:
+    """Text rows of one frame: boxes side by side (centres within half a line height, gaps of
+    at most `gap_lines` line heights: the detector often misses the score between the team
+    names), each row's bounding box."""
+    rows: list[list[Box]] = []
+    for b in sorted(boxes, key=lambda b: b[0]):
+        yc, h = (b[1] + b[3]) / 2, b[3] - b[1]
+        for row in rows:
+            rh = float(np.median([q[3] - q[1] for q in row]))
+            ry = float(np.mean([(q[1] + q[3]) / 2 for q in row]))
+            if abs(yc - ry) <= 0.5 * max(h, rh) and b[0] - max(q[2] for q in row) <= gap_lines * rh:
+                row.append(b)
+                break
+        else:
+            rows.append([b])
+    return [(min(q[0] for q in r), min(q[1] for q in r), max(q[2] for q in r), max(q[3] for q in r)) for r in rows]
 
-    `cfg.locate_frames` frames spread over the match find the bug; then one read every
-    `cfg.every_s`, and where the score changed between two reads, reads in between until
-    the change lies within `cfg.refine_s` (at most `cfg.refine_max_reads` of them).
-    `progress` gets the share of the reads done (0..1).
+
+def _shows_a_score(top: np.ndarray, boxes: list[Box], cfg, ocr: Ocr) -> bool:
+    """Whether any text row of one frame reads as a score (its letter words taken as team
+    names, or two digits glued between two words: "ATHO1BAR"): the sign that a bug may be
+    found near this frame with more frames."""
+    rows = sorted(_rows(boxes), key=lambda r: r[0] - r[2])[:MAX_HINT_ROWS]
+    lines = []
+    for x0, y0, x1, y1 in rows:
+        pad = 0.25 * (y1 - y0)
+        lines.append((max(int(x0 - 2 * pad), 0), max(int(y0 - pad), 0), int(x1 - x0 + 4 * pad) + 1, int(y1 - y0 + 2 * pad) + 1))
+    for text in _recognise(ocr, top, lines, cfg.ocr_min_confidence):
+        words = tuple(w.upper() for w in re.findall(r"[^\W\d_]{2,}", text))
+        if parse_score(text) is not None or parse_score(text, words) is not None or _GLUED.search(text):
+            return True
+    return False
+
+
+@dataclass
+class _Shot:
+    """A searched frame: its top part (None once dropped from memory), text boxes, the frame's
+    size, whether a text row of it reads as a score (None: not asked yet)."""
+
+    t_s: float
+    top: np.ndarray | None
+    boxes: list[Box]
+    size: tuple[int, int]
+    score_row: bool | None = None
+
+
+@dataclass
+class _Bug:
+    """One bug of the file: its region (place, lines, team names, look) and every read of it."""
+
+    region: Region
+    reads: dict[float, Read] = field(default_factory=dict)
+    filled: set = field(default_factory=set)  # times of the reads every `every_s` (`_Search.fill`)
+
+    def ordered(self) -> list[Read]:
+        return sorted(self.reads.values(), key=lambda r: r.t_s)
+
+    def add(self, r: Read) -> Read:
+        self.reads[round(r.t_s, 3)] = r
+        return r
+
+
+def _same_bug(a: Region, b: Region, cfg) -> bool:
+    """Two regions found in different parts of the file are one bug: the same place (boxes
+    overlapping by half), the same team names where both read some, the same look."""
+    ax, ay, aw, ah = a.box
+    bx, by, bw, bh = b.box
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    if a.frame_size != b.frame_size or inter < 0.5 * (aw * ah + bw * bh - inter):
+        return False
+    if a.teams and b.teams and len(set(a.teams) & set(b.teams)) < min(2, len(a.teams), len(b.teams)):
+        return False
+    if a.signature is not None and b.signature is not None:
+        return _similarity(a.signature, b.signature) >= cfg.same_look
+    return True
+
+
+def _groups(reads: list[Read], lost: int) -> list[list[Read]]:
+    """Runs of reads with a score, in time order, split where `lost` reads in a row have none."""
+    out: list[list[Read]] = []
+    run: list[Read] = []
+    misses = 0
+    for r in reads:
+        if r.score is None:
+            misses += 1
+            continue
+        if run and misses >= lost:
+            out.append(run)
+            run = []
+        run.append(r)
+        misses = 0
+    if run:
+        out.append(run)
+    return out
+
+
+class _Search:
+    """Finds and reads every bug of one file by seeking: the state of `read_video`.
+
+    Frames on a lattice: level 0 is `cfg.locate_frames` frames spread over the file, each
+    level halves the spacing, down to `cfg.search_spacing_s`. A span is searched on the
+    coarsest level that puts `locate_frames` frames in it (frames a known bug explains left
+    out); a bug found there is read at those frames and the parts of the span it does not
+    explain are searched in turn; where none is found but some frame shows a score, each half
+    is searched one level finer. Searched frames are decoded once and kept (their top part).
+    """
+
+    def __init__(self, seeker: "_Seeker", duration_s: float, cfg, ocr: Ocr):
+        self.seeker, self.cfg, self.ocr = seeker, cfg, ocr
+        margin = min(1.0, 0.05 * duration_s)
+        self.t0, self.t1 = margin, max(duration_s - margin, margin)
+        n = max(cfg.locate_frames, 2)
+        self.step0 = (self.t1 - self.t0) / (n - 1) if self.t1 > self.t0 else 1.0
+        self.max_level = max(int(math.floor(math.log2(self.step0 / cfg.search_spacing_s))), 0) \
+            if self.step0 > cfg.search_spacing_s else 0
+        self.shots: OrderedDict[int, _Shot] = OrderedDict()
+        self.bugs: list[_Bug] = []
+        self.queue: deque[tuple[float, float]] = deque()
+        self.done: set = set()
+        self.first_notes: list[str] | None = None
+        self.searched = 0  # frames decoded to search beyond level 0, or to find where a bug ends
+        self.refined = 0  # reads to narrow down a score change
+        self.short = False  # the search stopped at cfg.search_max_frames
+        self.kept_bytes = 0
+
+    # -- frames
+    def frame(self, t_s: float):
+        f = self.seeker.at(t_s)
+        return (f.t_s, f.image) if f is not None else None
+
+    def shot(self, t_s: float) -> _Shot | None:
+        key = int(round(t_s * 1000))
+        s = self.shots.get(key)
+        if s is not None and s.top is None:
+            got = self.frame(t_s)
+            if got is None:
+                return None
+            s.top = _top(got[1], self.cfg)
+            self._keep(key, s)
+            return s
+        if s is not None or key in self.shots:
+            if s is not None:
+                self.shots.move_to_end(key)
+            return s
+        got = self.frame(t_s)
+        if got is None:
+            self.shots[key] = None
+            return None
+        top, boxes = _detect(got[1], self.cfg, self.ocr)
+        s = _Shot(float(got[0]), top, boxes, (got[1].shape[1], got[1].shape[0]))
+        self._keep(key, s)
+        return s
+
+    def _keep(self, key: int, s: _Shot) -> None:
+        self.shots[key] = s
+        self.shots.move_to_end(key)
+        self.kept_bytes += s.top.nbytes
+        for k in list(self.shots):
+            if self.kept_bytes <= SEARCH_CACHE_BYTES or k == key:
+                break
+            old = self.shots[k]
+            if old is not None and old.top is not None:
+                self.kept_bytes -= old.top.nbytes
+                old.top = None
+
+    def lattice(self, level: int, a: float, b: float) -> list[float]:
+        step = self.step0 / 2 ** level
+        k0 = int(math.ceil((a - self.t0) / step - 1e-6))
+        k1 = int(math.floor((b - self.t0) / step + 1e-6))
+        return [self.t0 + k * step for k in range(max(k0, 0), k1 + 1) if self.t0 + k * step <= self.t1 + 1e-6]
+
+    def explained(self, t_s: float) -> bool:
+        key = round(t_s, 3)
+        return any(key in b.reads and b.reads[key].score is not None for b in self.bugs)
+
+    # -- bugs
+    def bug_of(self, region: Region) -> _Bug:
+        for b in self.bugs:
+            if _same_bug(b.region, region, self.cfg):
+                return b
+        self.bugs.append(_Bug(region))
+        return self.bugs[-1]
+
+    def read_at(self, bug: _Bug, t_s: float, image: np.ndarray) -> Read:
+        return bug.add(read_image(t_s, image, bug.region, self.cfg, self.ocr))
+
+    def read_seek(self, bug: _Bug, t_s: float) -> Read | None:
+        got = self.frame(t_s)
+        return self.read_at(bug, got[0], got[1]) if got is not None else None
+
+    # -- searching
+    def run_queue(self) -> None:
+        while self.queue:
+            self.search(*self.queue.popleft())
+
+    def search(self, a: float, b: float) -> None:
+        cfg = self.cfg
+        level = next((lv for lv in range(self.max_level + 1) if len(self.lattice(lv, a, b)) >= cfg.locate_frames),
+                     self.max_level)
+        times = self.lattice(level, a, b)
+        if len(times) < 3:
+            return
+        key = (level, round(times[0], 3), round(times[-1], 3))
+        if key in self.done:
+            return
+        self.done.add(key)
+        new = sum(int(round(t * 1000)) not in self.shots for t in times)
+        if self.first_notes is not None and self.searched + new > cfg.search_max_frames:
+            self.short = True
+            return
+        if self.first_notes is not None:
+            self.searched += new
+        shots = [s for s in (self.shot(t) for t in times) if s is not None]
+        for bug in self.bugs:  # a bug already known, read where it was not yet looked for
+            for s in shots:
+                if round(s.t_s, 3) not in bug.reads and not self.explained(s.t_s):
+                    self.read_at(bug, s.t_s, s.top)
+        free = [s for s in shots if not self.explained(s.t_s)]
+        region, reads, notes = _locate_shots([(s.t_s, s.top, s.boxes, s.size) for s in free], cfg, self.ocr) \
+            if len(free) >= cfg.min_hits else (None, [], [])
+        if self.first_notes is None:
+            self.first_notes = notes
+        if region is None:
+            if level < self.max_level and any(self.score_row(s) for s in free):
+                mid = (a + b) / 2
+                self.queue.extend([(a, mid), (mid, b)])
+            return
+        bug = self.bug_of(region)
+        for r in reads:
+            bug.add(r)
+        # What this bug leaves unexplained in the span is searched in turn.
+        runs = _groups(sorted(reads, key=lambda r: r.t_s), cfg.lost_reads)
+        edges = [a] + [t for g in runs for t in (g[0].t_s, g[-1].t_s)] + [b]
+        for u, v in zip(edges[::2], edges[1::2]):
+            if v - u >= 2 * cfg.search_spacing_s:
+                self.queue.append((u, v))
+
+    def score_row(self, s: _Shot) -> bool:
+        if s.score_row is None:
+            s.score_row = bool(s.boxes) and _shows_a_score(s.top, s.boxes, self.cfg, self.ocr)
+        return s.score_row
+
+    def fill(self, progress=None) -> None:
+        """Reads every `cfg.every_s` between the reads of each bug further apart than that."""
+        cfg = self.cfg
+        for bug in list(self.bugs):
+            ok = [r.t_s for r in bug.ordered() if r.score is not None]
+            have = sorted(bug.reads)
+            for a, b in zip(ok, ok[1:]):
+                m = int(math.ceil((b - a) / cfg.every_s - 1e-6))
+                for j in range(1, m):
+                    t = a + j * (b - a) / m
+                    k = int(np.searchsorted(have, t))
+                    near = [have[i] for i in (k - 1, k) if 0 <= i < len(have)]
+                    if any(abs(h - t) < cfg.every_s / 2 for h in near):
+                        continue
+                    r = self.read_seek(bug, t)
+                    if r is not None:
+                        bug.filled.add(round(r.t_s, 3))
+                    if progress:
+                        progress()
+
+    def lost_spans(self) -> list[tuple[float, float]]:
+        """Spans where the reads every `every_s` missed a bug `cfg.lost_reads` times in a row:
+        searched for another (the search's own frames have searched their spans already)."""
+        out = []
+        for bug in self.bugs:
+            rs = bug.ordered()
+            runs = _groups(rs, self.cfg.lost_reads)
+            if not runs:
+                continue
+            edges = [self.t0] + [t for g in runs for t in (g[0].t_s, g[-1].t_s)] + [self.t1]
+            for u, v in zip(edges[::2], edges[1::2]):
+                misses = [r for r in rs if u < r.t_s < v and round(r.t_s, 3) in bug.filled]
+                if v - u >= 2 * self.cfg.search_spacing_s and len(misses) >= self.cfg.lost_reads:
+                    out.append((u, v))
+        return out
+
+    def narrow_edges(self) -> None:
+        """Where each bug was first and last read, and on both sides of a gap across which its
+        score differs, narrowed down to `cfg.boundary_s` (a goal just before a clip ends shows
+        its new score only for its last seconds)."""
+        cfg = self.cfg
+        for bug in self.bugs:
+            runs = _groups(bug.ordered(), cfg.lost_reads)
+            if not runs:
+                continue
+            edges = [(runs[0][0], -1), (runs[-1][-1], +1)]
+            for g, h in zip(runs, runs[1:]):
+                if g[-1].score != h[0].score:
+                    edges += [(g[-1], +1), (h[0], -1)]
+            for r, d in edges:
+                self._narrow(bug, r.t_s, d)
+
+    def _narrow(self, bug: _Bug, t_ok: float, d: int) -> None:
+        cfg = self.cfg
+        while True:
+            # The nearest look beyond t_ok: a read of this bug, or a searched frame read now.
+            beyond = [r for r in bug.reads.values() if d * (r.t_s - t_ok) > 1e-6]
+            near = min(beyond, key=lambda r: abs(r.t_s - t_ok), default=None)
+            shots = [s for s in self.shots.values() if s is not None and d * (s.t_s - t_ok) > 1e-6
+                     and round(s.t_s, 3) not in bug.reads]
+            shot = min(shots, key=lambda s: abs(s.t_s - t_ok), default=None)
+            if shot is not None and (near is None or abs(shot.t_s - t_ok) < abs(near.t_s - t_ok)):
+                if shot.top is None:
+                    near = self.read_seek(bug, shot.t_s)
+                else:
+                    near = self.read_at(bug, shot.t_s, shot.top)
+            if near is None:
+                return
+            if near.score is None:
+                break
+            t_ok = near.t_s
+        t_out = near.t_s
+        while abs(t_out - t_ok) > cfg.boundary_s and self.searched < cfg.search_max_frames:
+            mid = (t_ok + t_out) / 2
+            self.searched += 1
+            r = self.read_seek(bug, mid)
+            if r is None or not (min(t_ok, t_out) < r.t_s < max(t_ok, t_out)):
+                return
+            if r.score is not None:
+                t_ok = r.t_s
+            else:
+                t_out = r.t_s
+
+    def refine(self) -> None:
+        """Reads between two reads of one bug whose scores differ by a goal, until the change
+        lies within `cfg.refine_s` (at most `cfg.refine_max_reads` in all)."""
+        cfg = self.cfg
+        for bug in self.bugs:
+            done: set = set()
+            while self.refined < cfg.refine_max_reads:
+                pair = _refine_targets(bug.ordered(), cfg, done)
+                if pair is None:
+                    break
+                a, b = pair
+                done.add(pair)
+                for t in ((a + b) / 2, a + (b - a) / 4, a + 3 * (b - a) / 4):
+                    got = self.frame(t)
+                    self.refined += 1
+                    if got is not None and a < got[0] < b:
+                        if self.read_at(bug, got[0], got[1]).score is not None:
+                            break
+                    if self.refined >= cfg.refine_max_reads:
+                        break
+
+
+def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[[float], None] | None = None) -> ScorebugResult:
+    """Find and read the bugs of a video file by seeking (`media.frames_at`, native size).
+
+    `cfg.locate_frames` frames spread over the file find the bug of a match; where they do
+    not explain the whole file (no bug in most of them, clips of other matches, the bug moved
+    or restyled), the rest is searched on denser frames (`_Search`, at most
+    `cfg.search_max_frames` more). Each bug found is read every `cfg.every_s` between its
+    reads; where it is lost `cfg.lost_reads` times in a row the gap is searched for another;
+    where it is first and last seen is narrowed to `cfg.boundary_s`; where the score changed
+    between two reads of one bug, reads in between narrow the change to `cfg.refine_s` (at
+    most `cfg.refine_max_reads`). A single bug read over a match costs what one region read
+    every `every_s` costs. `progress` gets the share of the work done (0..1).
     """
     from .. import media
 
@@ -646,62 +1096,81 @@ def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[
     if not info.has_video:
         return ScorebugResult(False, None, [], [], ["no video stream: score bug not read"])
     duration = float(info.duration_s)
-    margin = min(1.0, 0.05 * duration)
     ocr = ocr or RapidOcr(cfg.ocr_threads)
     seeker = _Seeker(path, info)
-    stats: dict = {}
-    try:
-        def frame_at(t: float):
-            f = seeker.at(t)
-            return (f.t_s, f.image) if f is not None else None
+    search = _Search(seeker, duration, cfg, ocr)
+    expect = max(int(math.ceil(duration / cfg.every_s)), 1)
+    filled = [0]
 
-        looks = [frame_at(float(t)) for t in np.linspace(margin, duration - margin, cfg.locate_frames)]
+    def tick():
+        filled[0] += 1
+        if progress:
+            progress(min(0.2 + 0.7 * filled[0] / expect, 0.9))
+
+    try:
+        search.queue.append((search.t0, search.t1))
+        search.run_queue()
         t1 = time.perf_counter()
-        region, reads, notes = locate([x for x in looks if x is not None], cfg, ocr)
-        del looks
-        t2 = time.perf_counter()
-        stats.update(locate_s=round(t2 - t0, 3))
-        if region is None:
-            stats.update(seeks=seeker.count, decode_locate_s=round(t1 - t0, 3))
-            return ScorebugResult(False, None, [], [], notes, [], stats)
-        n_reads = max(int(math.ceil((duration - 2 * margin) / cfg.every_s)) + 1, 2)
-        have = {round(r.t_s, 1) for r in reads}
-        times = [float(t) for t in np.linspace(margin, duration - margin, n_reads)]
-        for k, t in enumerate(times):
-            if round(t, 1) in have:
-                continue
-            got = frame_at(t)
-            if got is not None:
-                reads.append(read_image(got[0], got[1], region, cfg, ocr))
-            if progress:
-                progress(0.9 * (k + 1) / len(times))
-        t3 = time.perf_counter()
-        done: set = set()
-        extra = 0
-        while extra < cfg.refine_max_reads:
-            pair = _refine_targets(reads, cfg, done)
-            if pair is None:
+        if progress:
+            progress(0.2)
+        for _ in range(8):  # a bug lost, a gap searched, a new bug read ... (bounded)
+            search.fill(tick)
+            lost = [s for s in search.lost_spans()]
+            search.queue.extend(lost)
+            before = (len(search.bugs), len(search.done))
+            search.run_queue()
+            if (len(search.bugs), len(search.done)) == before:
                 break
-            a, b = pair
-            done.add(pair)
-            for t in ((a + b) / 2, a + (b - a) / 4, a + 3 * (b - a) / 4):
-                got = frame_at(t)
-                extra += 1
-                if got is not None and a < got[0] < b:
-                    r = read_image(got[0], got[1], region, cfg, ocr)
-                    reads.append(r)
-                    if r.score is not None:
-                        break
-                if extra >= cfg.refine_max_reads:
-                    break
-        stats.update(read_s=round(t3 - t2, 3), refine_s=round(time.perf_counter() - t3, 3), refine_reads=extra,
-                     seeks=seeker.count)
+        t2 = time.perf_counter()
+        search.narrow_edges()
+        search.refine()
+        t3 = time.perf_counter()
     finally:
         seeker.close()
     if progress:
         progress(1.0)
+    stats = {"locate_s": round(t1 - t0, 3), "read_s": round(t2 - t1, 3), "refine_s": round(time.perf_counter() - t2, 3),
+             "refine_reads": search.refined, "search_frames": search.searched, "seeks": seeker.count,
+             "bugs": len(search.bugs)}
+    notes = []
+    if search.short:
+        notes.append(f"score bug search stopped at signals.scorebug.search_max_frames ({cfg.search_max_frames}) "
+                     "frames: parts of the file were not searched")
     stats["seconds"] = round(time.perf_counter() - t0, 3)
-    return _result(region, reads, cfg, notes, stats)
+    if not any(r.score is not None for b in search.bugs for r in b.reads.values()):
+        return ScorebugResult(False, None, [], [], (search.first_notes or []) + notes, [], stats)
+    return _result_bugs(search.bugs, cfg, notes, stats)
+
+
+def _result_bugs(bugs: list[_Bug], cfg, notes: list[str], stats: dict) -> ScorebugResult:
+    """The result of several bugs: changes and clock from each bug's own reads only."""
+    reads, changes, clock, more, stretches = [], [], [], [], []
+    counts = []
+    for i, bug in enumerate(bugs):
+        rs = [replace(r, bug=i) for r in bug.ordered()]
+        reads += rs
+        ch, nt = changes_from_reads(rs, cfg.confirm_reads)
+        changes += [{**c, "bug": i} for c in ch]
+        more += nt
+        clock += consistent_clock(rs)
+        runs = _groups(rs, cfg.lost_reads)
+        counts.append(sum(len(g) for g in runs))
+        stretches += [{"bug": i, "region": list(bug.region.box), "teams": list(bug.region.teams),
+                       "from_s": round(g[0].t_s, 2), "to_s": round(g[-1].t_s, 2), "reads": len(g)} for g in runs]
+    reads.sort(key=lambda r: r.t_s)
+    changes.sort(key=lambda c: c["t_s"])
+    clock.sort()
+    stretches.sort(key=lambda s: s["from_s"])
+    main = bugs[int(np.argmax(counts))].region
+    readable = sum(r.score is not None for r in reads)
+    notes = list(notes)
+    if len(bugs) > 1:
+        notes.append(f"{len(bugs)} different score bugs read, in {len(stretches)} stretches: " + ", ".join(
+            f"{s['from_s']:.0f}-{s['to_s']:.0f} s" for s in stretches) + "; a score change counts only within one bug")
+    if readable < len(reads):
+        notes.append(f"score read in {readable} of {len(reads)} looks at the bug (hidden or unreadable in the rest)")
+    stats = {**stats, "reads": len(reads), "readable": readable}
+    return ScorebugResult(True, main.box, changes, clock, notes + more, reads, stats, stretches)
 
 
 # ----------------------------------------------------------------------------- timeline
@@ -709,8 +1178,8 @@ def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[
 
 def scorebug_columns(result: ScorebugResult, duration_s: float, bin_s: float) -> dict[str, np.ndarray]:
     """Per-bin columns: `scorebug_change` 1.0 in the bin of each change, 0 where the bug was
-    read (between its first and last readable look: scores only go up, so two equal reads
-    mean no goal between them), NaN elsewhere and everywhere when no bug was found;
+    read (between the first and last readable look of each stretch: scores only go up, so two
+    equal reads mean no goal between them), NaN elsewhere and everywhere when no bug was found;
     `scorebug_clock_s` the match clock at each bin start (NaN where none was read nearby)."""
     n = n_bins(duration_s, bin_s)
     change = np.full(n, np.nan)
@@ -718,8 +1187,9 @@ def scorebug_columns(result: ScorebugResult, duration_s: float, bin_s: float) ->
     if not result.found or n == 0:
         return {"scorebug_change": change, "scorebug_clock_s": clock}
     valid = [r.t_s for r in result.reads if r.score is not None]
-    if valid:
-        idx = bin_index(np.array([min(valid), max(valid)]), bin_s, n)
+    spans = [(s["from_s"], s["to_s"]) for s in result.stretches] or ([(min(valid), max(valid))] if valid else [])
+    for a, b in spans:  # between another bug's stretches nothing was read: NaN
+        idx = bin_index(np.array([a, b]), bin_s, n)
         lo = idx[0] if idx[0] >= 0 else 0
         hi = idx[1] if idx[1] >= 0 else n - 1
         change[lo:hi + 1] = 0.0
