@@ -181,7 +181,7 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
     `confidence` is the confidence in the kind given: P(goal) for a goal, 1 - P(goal) for
     the others. A replay segment takes the kind of the moment it replays. A score change is
     evidence for one moment only: among those it follows (within `score_after_s`), the one
-    whose other evidence looks most like a goal.
+    whose other evidence looks most like a goal (the latest, on a tie).
     """
     evidence: dict[str, Evidence] = {}
     live = [s for s in segments if s.replay_of is None]
@@ -198,8 +198,8 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
         if before and float(a) - moment(before[-1]) <= cfg.replay_within_s:
             shown_by.setdefault(id(before[-1]), []).append((float(a), float(b)))
     # The evidence without the score bug first: a score change says a goal happened in
-    # the minutes before it, and it belongs to the one moment there that looks most like
-    # a goal (the latest, on a tie), never to every moment it follows.
+    # the minute before it, and it belongs to one moment there, never to every moment it
+    # follows.
     plain = {id(s): confidence(gather(s, timeline, cfg, [], shown_by.get(id(s), [])), cfg) for s in live}
     owner: dict[int, dict] = {}
     for c in score_changes or []:

@@ -110,7 +110,7 @@ def test_goals_rank_above_chances_and_calm_play_and_are_never_left_out_for_them(
     assert [s.id for s in chosen] == ["s001"]  # below min_score, yet a goal: it goes in
 
 
-@pytest.mark.parametrize("delay_s", [20.0, 90.0])
+@pytest.mark.parametrize("delay_s", [5.0, 45.0])
 def test_the_score_bug_may_update_a_while_after_the_goal(delay_s):
     change = {"t_s": 100.0 + delay_s, "score_from": "1-1", "score_to": "1-2", "team": 1}
     tl = timeline(scorebug=[change])
