@@ -340,7 +340,7 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     When even the best moment's core is longer than the whole reel and nothing else fits,
     the reel is that core cut down to `target_s` around the moment (not an empty reel).
     With `goal_replays`, a chosen goal also gets its longest replay, whole, where the reel
-    has room after the goals' cores and before any chance or other moment (as broadcasters
+    has room after the cores of goals and chances and before other play (as broadcasters
     show a goal again).
     """
     for s in segments:
@@ -353,8 +353,8 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     left = float(target_s)
     extent: dict[int, tuple[float, float]] = {}
     def add_goal_replays() -> None:
-        # After every goal's core and before any other moment: broadcasters show a goal
-        # again before they show a chance.
+        # After the goals' and chances' cores, before other play: a goal shown again is
+        # worth more than calm play, a chance not shown at all is worth more than a replay.
         nonlocal left
         for g in [s for s in eligible if id(s) in extent and s.kind == "goal"]:
             for r in sorted((r for r in segments if r.replay_of == g.id), key=lambda r: (-r.duration, r.start)):
@@ -366,7 +366,7 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
 
     replays_added = not goal_replays
     for s in eligible:
-        if not replays_added and s.kind != "goal":
+        if not replays_added and s.kind not in ("goal", "chance"):
             add_goal_replays()
             replays_added = True
         a, b = _core(s, keep_pre_s, keep_post_s, min_len_s)
