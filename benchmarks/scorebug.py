@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/scorebug.py VIDEO [--set signals.scorebug.every_s=10] [--json]
 
-Prints whether a bug was found (and where), the score changes and clock reads, the OCR cost
+Prints whether a bug was found (and where: each bug's stretches of the file, several in a
+montage of clips or where the overlay moves), the score changes and clock reads, the OCR cost
 (model import and load, ms per text-detection call and per recognised line), the seconds
 per match-minute of the whole read (`signals.scorebug.read_video`: seeks, decodes, OCR) and
 its ratio to ffmpeg's full decode of the same file, measured in the same run (best of
@@ -77,6 +78,7 @@ def main() -> None:
         "duration_s": round(info.duration_s, 2),
         "found": result.found,
         "region": result.region,
+        "stretches": result.stretches,
         "changes": result.changes,
         "clock_reads": len(result.clock),
         "clock_first": [result.clock[0][0], scorebug.minute_label(result.clock[0][1])] if result.clock else None,
@@ -99,6 +101,10 @@ def main() -> None:
         return
     print(f"{out['video']}  {info.width}x{info.height}  {info.duration_s:.1f} s")
     print(f"  found: {result.found}  region x,y,w,h: {result.region}")
+    if len(result.stretches) > 1:
+        for st in result.stretches:
+            print(f"  bug {st['bug']} at {tuple(st['region'])} {'/'.join(st['teams'])}: "
+                  f"{st['from_s']:.1f}-{st['to_s']:.1f} s, {st['reads']} reads")
     for c in result.changes:
         print(f"  change at {c['t_s']:.1f} s ({c['t_before_s']:.1f}-{c['t_after_s']:.1f}): "
               f"{c['score_from']} -> {c['score_to']} (team {c['team']})")

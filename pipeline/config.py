@@ -219,7 +219,7 @@ class ScorebugSignalsConfig(_Section):
     same_look: float = Field(ge=-1, le=1)  # edge correlation a look needs to count as the bug
     lost_reads: int = Field(ge=1, le=100)  # reads in a row without the bug: it is gone, search the gap
     search_spacing_s: float = Field(gt=0, le=600)  # s, densest spacing of frames searched for a bug
-    search_max_frames: int = Field(ge=0, le=100000)  # frames decoded for that beyond locate_frames
+    search_max_frames: int = Field(ge=0, le=100000)  # frames decoded for that beyond locate_frames (10 min; fewer pro rata beyond)
     boundary_s: float = Field(gt=0, le=600)  # s, where a bug is first and last seen, narrowed to this
     ocr_threads: int = Field(ge=0, le=64)  # ONNX Runtime threads; 0 = its default (every core)
     ocr_min_confidence: float = Field(ge=0, le=1)  # recognised lines below this are not read

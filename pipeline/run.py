@@ -33,7 +33,7 @@ from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "6"  # bump when analysis code changes what a cached timeline holds
+ANALYSIS_VERSION = "7"  # bump when analysis code changes what a cached timeline holds
 ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 

@@ -223,6 +223,24 @@ def test_benfica_streamed_at_analysis_width(cfg, ocr):
 
 
 @pytest.mark.real
+def test_real_montage_only_the_goal_in_it_changes_the_score(synth_dir, cfg, ocr):
+    # LaLiga 0-0 (bug top left), Benfica 0-0 -> 1-0 (top right), Barcelona 0-1 (top left, at
+    # nearly LaLiga's place): one change, Benfica's; LaLiga's 0-0 then Barcelona's 0-1 is none.
+    clips = [real_clip("laliga_rm_sevilla_audio/soccer.mp4"), real_clip("goal_benfica_porto_audio/goal.mp4"),
+             real_clip("goal_barca_athletic_replays_audio/mesi.mp4")]
+    cover = "scale=1280:720:force_original_aspect_ratio=increase,crop=1280:720,setsar=1,fps=25,setpts=PTS-STARTPTS"
+    out = synth_dir / "scorebug_real_montage.mp4"
+    ffmpeg(*[a for c in clips for a in ("-i", str(c))], "-filter_complex",
+           f"[0:v]{cover}[v0];[1:v]{cover}[v1];[2:v]trim=1:26,{cover}[v2];[v0][v1][v2]concat=n=3:v=1:a=0[v]",
+           "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "50", str(out))
+    benfica_at = media.probe(clips[0]).duration_s
+    result = sb.read_video(out, cfg, ocr=ocr)
+    assert [(c["score_from"], c["score_to"], c["team"]) for c in result.changes] == [("0-0", "1-0", 0)], result.changes
+    assert abs(result.changes[0]["t_s"] - (benfica_at + 10.0)) <= 2.0
+    assert len({s["bug"] for s in result.stretches}) == 3
+
+
+@pytest.mark.real
 @pytest.mark.parametrize("clip", ["tactical_cam_crowd_only_audio/football.mp4", "seriea_inter_quiet_audio/football.mp4",
                                   "amateur_indoor_noaudio/football.mp4", "amateur_indoor_noaudio/football4.mp4",
                                   "goal_mancity_qpr_aguero_audio/goal.mp4"])
@@ -355,6 +373,26 @@ def test_stream_refines_a_change_between_sparse_reads_from_kept_crops(cfg):
     assert changes[0]["t_before_s"] < goal_s <= changes[0]["t_after_s"]
     assert changes[0]["t_after_s"] - changes[0]["t_before_s"] <= 2.0
     assert ocr.lines <= 4 + 6  # 4 reads every 30 s (and the last frame) plus a short bisection
+
+
+def test_another_picture_at_the_bugs_place_is_not_read_as_the_bug(cfg):
+    # The bug's look is kept when it is found; a crop that does not look like it (another
+    # clip's overlay, the bug moved away) gives no score, and costs no OCR.
+    rng = np.random.default_rng(0)
+    bug = np.full((90, 160, 3), 100, np.uint8)
+    bug[12:20, 14:46] = 250  # the bug's text: bright strokes on its box
+    sig = sb._signature(bug[10:22, 10:50])
+    region = sb.Region((10, 10, 40, 12), ((10, 10, 40, 12),), ("HOM", "AWY"), (160, 90), 3, 3, signature=sig)
+    ocr = _FakeOcr()
+    same = sb.read_image(1.0, bug, region, cfg, ocr)
+    assert same.score is not None and same.look > 0.9 and ocr.lines == 1
+    other = np.full((90, 160, 3), 100, np.uint8)
+    other[10:22, 10:50] = rng.integers(80, 120, (12, 40, 3), dtype=np.uint8)
+    other[16:20, 30:50] = 250
+    r = sb.read_image(2.0, other, region, cfg, ocr)
+    assert r.score is None and r.look < cfg.same_look and ocr.lines == 1
+    # Without the bug's team names a score read there is not the bug's either.
+    assert sb._checked(sb._read(3.0, ["RMA 0 0 SEV"], region.teams), bug[10:22, 10:50], region, cfg).score is None
 
 
 def test_scorebug_columns():

@@ -240,9 +240,10 @@ def _fmt(score: tuple[int, int]) -> str:
 # ----------------------------------------------------------------------------- locating
 
 
-def _strip(image: np.ndarray, top_fraction: float) -> tuple[np.ndarray, float]:
-    """The searched top strip, resized for the OCR detector, and that resize factor."""
-    h = image.shape[0]
+def _strip(image: np.ndarray, top_fraction: float, frame_h: int | None = None) -> tuple[np.ndarray, float]:
+    """The searched top strip, resized for the OCR detector, and that resize factor
+    (`image`: a frame, or its top part of a frame `frame_h` px high)."""
+    h = frame_h or image.shape[0]
     strip = image[: max(int(math.ceil(h * top_fraction)), 1)]
     scale = float(np.clip(OCR_REFERENCE_HEIGHT_PX / h, 0.25, 3.0))
     if abs(scale - 1.0) > 1e-3:
@@ -307,17 +308,23 @@ def _read(t_s: float, texts: list[str], teams: Sequence[str]) -> Read:
     return Read(float(t_s), score, clock[0] if clock else None, clock[1] if clock else 1.0, " | ".join(texts))
 
 
-def _team_names(ocr: Ocr, shots: list, box: tuple[int, int, int, int], min_conf: float) -> tuple[str, ...]:
+def _team_names(ocr: Ocr, shots: list, box: tuple[int, int, int, int], min_conf: float,
+                memo: dict | None = None) -> tuple[str, ...]:
     """Letters-only texts read inside `box` (x0, y0, x1, y1) in at least two frames: the
-    team names, taken out of a line before its digits are parsed."""
+    team names, taken out of a line before its digits are parsed. `memo`: texts of the
+    boxes already read, by (t_s, box) (a search reads the same frames for several spans)."""
     x0, y0, x1, y1 = box
     names: dict[str, int] = {}
-    for _, image, boxes in shots[:: max(len(shots) // TEAM_FRAMES, 1)][:TEAM_FRAMES]:
+    memo = {} if memo is None else memo
+    for t_s, image, boxes in shots[:: max(len(shots) // TEAM_FRAMES, 1)][:TEAM_FRAMES]:
         inside = [b for b in boxes if x0 <= (b[0] + b[2]) / 2 <= x1 and y0 <= (b[1] + b[3]) / 2 <= y1]
-        crops = [image[int(b[1]):int(math.ceil(b[3])), int(b[0]):int(math.ceil(b[2]))] for b in inside]
-        crops = [c for c in crops if c.shape[0] >= 2 and c.shape[1] >= 2]
+        inside = [b for b in inside if int(math.ceil(b[3])) - int(b[1]) >= 2 and int(math.ceil(b[2])) - int(b[0]) >= 2]
+        todo = [b for b in inside if (t_s, b) not in memo]
+        crops = [image[int(b[1]):int(math.ceil(b[3])), int(b[0]):int(math.ceil(b[2]))] for b in todo]
+        for b, got in zip(todo, ocr.recognise(crops)):
+            memo[(t_s, b)] = got
         seen = set()
-        for text, conf in ocr.recognise(crops):
+        for text, conf in (memo[(t_s, b)] for b in inside):
             name = re.sub(r"\s+", "", text).upper()
             if conf >= min_conf and re.fullmatch(r"[^\W\d_]{2,}", name):
                 seen.add(name)
@@ -350,15 +357,15 @@ def _teams_seen(text: str, teams: Sequence[str]) -> bool:
     return not teams or any(_team_pattern(n).search(text) for n in teams)
 
 
-def _detect(image: np.ndarray, cfg, ocr: Ocr) -> tuple[np.ndarray, list[Box]]:
+def _detect(image: np.ndarray, cfg, ocr: Ocr, frame_h: int | None = None) -> tuple[np.ndarray, list[Box]]:
     """(the frame's top part, native size: all that reading its bug needs, the text boxes of
-    its searched strip in source px)."""
-    strip, scale = _strip(image, cfg.top_fraction)
-    return _top(image, cfg), [tuple(v / scale for v in b) for b in ocr.detect(strip)]
+    its searched strip in source px); `image` may be that top part of a frame `frame_h` high."""
+    strip, scale = _strip(image, cfg.top_fraction, frame_h)
+    return _top(image, cfg, frame_h), [tuple(v / scale for v in b) for b in ocr.detect(strip)]
 
 
-def _top(image: np.ndarray, cfg) -> np.ndarray:
-    h = image.shape[0]
+def _top(image: np.ndarray, cfg, frame_h: int | None = None) -> np.ndarray:
+    h = frame_h or image.shape[0]
     return np.ascontiguousarray(image[:min(h, int(math.ceil(h * cfg.top_fraction * KEEP_TOP)) + 2)])
 
 
@@ -379,9 +386,9 @@ def locate(frames: Iterable[tuple[float, np.ndarray]], cfg, ocr: Ocr | None = No
 
 
 def _locate_shots(shots: list[tuple[float, np.ndarray, list[Box], tuple[int, int]]], cfg,
-                  ocr: Ocr) -> tuple[Region | None, list[Read], list[str]]:
+                  ocr: Ocr, memo: dict | None = None) -> tuple[Region | None, list[Read], list[str]]:
     """`locate` on searched frames: (t_s, the frame's top part, its text boxes in source px,
-    the frame's (width, height))."""
+    the frame's (width, height)); `memo` as in `_team_names`."""
     n = len(shots)
     where = f"the top {cfg.top_fraction:.0%} of {n} frames"
     if n == 0:
@@ -419,7 +426,7 @@ def _locate_shots(shots: list[tuple[float, np.ndarray, list[Box], tuple[int, int
     best = None
     for _, (x0, y0, x1, y1), part in parts[:MAX_CANDIDATES]:
         lines = _line_boxes(part, [b for _, _, boxes in shots for b in boxes], need, (w_img, h_img))
-        teams = _team_names(ocr, shots, (x0, y0, x1, y1), cfg.ocr_min_confidence)
+        teams = _team_names(ocr, shots, (x0, y0, x1, y1), cfg.ocr_min_confidence, memo)
         reads, hits = [], 0
         for k, (t, img, _) in enumerate(shots):
             if hits + len(shots) - k < need:  # cannot reach `need` any more: not the bug
@@ -761,12 +768,13 @@ def _shows_a_score(top: np.ndarray, boxes: list[Box], cfg, ocr: Ocr) -> bool:
 
 @dataclass
 class _Shot:
-    """A searched frame: its top part (None once dropped from memory), text boxes, the frame's
-    size, whether a text row of it reads as a score (None: not asked yet)."""
+    """A searched frame: its top part (None once dropped from memory), text boxes (None: not
+    detected yet), the frame's size, whether a text row of it reads as a score (None: not
+    asked yet)."""
 
     t_s: float
     top: np.ndarray | None
-    boxes: list[Box]
+    boxes: list[Box] | None
     size: tuple[int, int]
     score_row: bool | None = None
 
@@ -850,46 +858,46 @@ class _Search:
         self.searched = 0  # frames decoded to search beyond level 0, or to find where a bug ends
         self.refined = 0  # reads to narrow down a score change
         self.short = False  # the search stopped at cfg.search_max_frames
-        self.kept_bytes = 0
+        # Frames for the search and for where bugs end: a montage of a few minutes needs ~100;
+        # a long file has fewer per minute (a match has one bug most of the time).
+        self.budget = int(cfg.search_max_frames * min(1.0, 600.0 / max(duration_s, 1.0)))
+        self.memo: dict = {}  # texts of searched frames' boxes (`_team_names`)
 
     # -- frames
     def frame(self, t_s: float):
         f = self.seeker.at(t_s)
         return (f.t_s, f.image) if f is not None else None
 
-    def shot(self, t_s: float) -> _Shot | None:
+    def shot(self, t_s: float, detect: bool = True) -> _Shot | None:
+        """The searched frame at `t_s` (decoded once; its text boxes detected when asked)."""
         key = int(round(t_s * 1000))
+        if key in self.shots and self.shots[key] is None:
+            return None
         s = self.shots.get(key)
-        if s is not None and s.top is None:
+        if s is None or s.top is None:
             got = self.frame(t_s)
             if got is None:
+                self.shots[key] = None
                 return None
+            if s is None:
+                s = _Shot(float(got[0]), None, None, (got[1].shape[1], got[1].shape[0]))
             s.top = _top(got[1], self.cfg)
-            self._keep(key, s)
-            return s
-        if s is not None or key in self.shots:
-            if s is not None:
-                self.shots.move_to_end(key)
-            return s
-        got = self.frame(t_s)
-        if got is None:
-            self.shots[key] = None
-            return None
-        top, boxes = _detect(got[1], self.cfg, self.ocr)
-        s = _Shot(float(got[0]), top, boxes, (got[1].shape[1], got[1].shape[0]))
         self._keep(key, s)
+        if detect and s.boxes is None:
+            s.boxes = _detect(s.top, self.cfg, self.ocr, s.size[1])[1]
         return s
 
     def _keep(self, key: int, s: _Shot) -> None:
+        """Keep `s` as the latest used; drop the top parts of the least recently used ones
+        beyond SEARCH_CACHE_BYTES (their boxes and score rows stay)."""
         self.shots[key] = s
         self.shots.move_to_end(key)
-        self.kept_bytes += s.top.nbytes
-        for k in list(self.shots):
-            if self.kept_bytes <= SEARCH_CACHE_BYTES or k == key:
+        kept = sum(x.top.nbytes for x in self.shots.values() if x is not None and x.top is not None)
+        for k, old in self.shots.items():
+            if kept <= SEARCH_CACHE_BYTES or k == key:
                 break
-            old = self.shots[k]
             if old is not None and old.top is not None:
-                self.kept_bytes -= old.top.nbytes
+                kept -= old.top.nbytes
                 old.top = None
 
     def lattice(self, level: int, a: float, b: float) -> list[float]:
@@ -914,8 +922,10 @@ class _Search:
         return bug.add(read_image(t_s, image, bug.region, self.cfg, self.ocr))
 
     def read_seek(self, bug: _Bug, t_s: float) -> Read | None:
-        got = self.frame(t_s)
-        return self.read_at(bug, got[0], got[1]) if got is not None else None
+        """Read `bug` at `t_s` (a seek; the frame is kept, as a searched frame not yet
+        detected, should a search around it want it)."""
+        s = self.shot(t_s, detect=False)
+        return self.read_at(bug, s.t_s, s.top) if s is not None else None
 
     # -- searching
     def run_queue(self) -> None:
@@ -927,17 +937,18 @@ class _Search:
         level = next((lv for lv in range(self.max_level + 1) if len(self.lattice(lv, a, b)) >= cfg.locate_frames),
                      self.max_level)
         times = self.lattice(level, a, b)
-        if len(times) < 3:
+        first = self.first_notes is None  # the first search: the whole file on level 0
+        if not times or (len(times) < 3 and not first):
             return
         key = (level, round(times[0], 3), round(times[-1], 3))
         if key in self.done:
             return
         self.done.add(key)
         new = sum(int(round(t * 1000)) not in self.shots for t in times)
-        if self.first_notes is not None and self.searched + new > cfg.search_max_frames:
+        if not first and self.searched + new > self.budget:
             self.short = True
             return
-        if self.first_notes is not None:
+        if not first:
             self.searched += new
         shots = [s for s in (self.shot(t) for t in times) if s is not None]
         for bug in self.bugs:  # a bug already known, read where it was not yet looked for
@@ -945,9 +956,9 @@ class _Search:
                 if round(s.t_s, 3) not in bug.reads and not self.explained(s.t_s):
                     self.read_at(bug, s.t_s, s.top)
         free = [s for s in shots if not self.explained(s.t_s)]
-        region, reads, notes = _locate_shots([(s.t_s, s.top, s.boxes, s.size) for s in free], cfg, self.ocr) \
+        region, reads, notes = _locate_shots([(s.t_s, s.top, s.boxes, s.size) for s in free], cfg, self.ocr, self.memo) \
             if len(free) >= cfg.min_hits else (None, [], [])
-        if self.first_notes is None:
+        if first:
             self.first_notes = notes
         if region is None:
             if level < self.max_level and any(self.score_row(s) for s in free):
@@ -966,7 +977,9 @@ class _Search:
 
     def score_row(self, s: _Shot) -> bool:
         if s.score_row is None:
-            s.score_row = bool(s.boxes) and _shows_a_score(s.top, s.boxes, self.cfg, self.ocr)
+            if s.boxes is None or s.top is None:
+                s = self.shot(s.t_s) or s
+            s.score_row = bool(s.boxes) and s.top is not None and _shows_a_score(s.top, s.boxes, self.cfg, self.ocr)
         return s.score_row
 
     def fill(self, progress=None) -> None:
@@ -990,8 +1003,9 @@ class _Search:
                         progress()
 
     def lost_spans(self) -> list[tuple[float, float]]:
-        """Spans where the reads every `every_s` missed a bug `cfg.lost_reads` times in a row:
-        searched for another (the search's own frames have searched their spans already)."""
+        """Spans where the reads every `every_s` missed a bug `cfg.lost_reads` times in a row
+        and one of those frames shows a score somewhere: searched for another bug (the search's
+        own frames have searched their spans already)."""
         out = []
         for bug in self.bugs:
             rs = bug.ordered()
@@ -1001,7 +1015,11 @@ class _Search:
             edges = [self.t0] + [t for g in runs for t in (g[0].t_s, g[-1].t_s)] + [self.t1]
             for u, v in zip(edges[::2], edges[1::2]):
                 misses = [r for r in rs if u < r.t_s < v and round(r.t_s, 3) in bug.filled]
-                if v - u >= 2 * self.cfg.search_spacing_s and len(misses) >= self.cfg.lost_reads:
+                if v - u < 2 * self.cfg.search_spacing_s or len(misses) < self.cfg.lost_reads:
+                    continue
+                # Searched only where a frame shows a score (not a break without any).
+                shots = [s for s in self.shots.values() if s is not None and u < s.t_s < v and not self.explained(s.t_s)]
+                if any(self.score_row(s) for s in shots):
                     out.append((u, v))
         return out
 
@@ -1041,7 +1059,7 @@ class _Search:
                 break
             t_ok = near.t_s
         t_out = near.t_s
-        while abs(t_out - t_ok) > cfg.boundary_s and self.searched < cfg.search_max_frames:
+        while abs(t_out - t_ok) > cfg.boundary_s and self.searched < self.budget:
             mid = (t_ok + t_out) / 2
             self.searched += 1
             r = self.read_seek(bug, mid)
@@ -1115,8 +1133,7 @@ def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[
             progress(0.2)
         for _ in range(8):  # a bug lost, a gap searched, a new bug read ... (bounded)
             search.fill(tick)
-            lost = [s for s in search.lost_spans()]
-            search.queue.extend(lost)
+            search.queue.extend(search.lost_spans())
             before = (len(search.bugs), len(search.done))
             search.run_queue()
             if (len(search.bugs), len(search.done)) == before:
@@ -1124,7 +1141,6 @@ def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[
         t2 = time.perf_counter()
         search.narrow_edges()
         search.refine()
-        t3 = time.perf_counter()
     finally:
         seeker.close()
     if progress:
@@ -1134,8 +1150,8 @@ def read_video(path, cfg, info=None, ocr: Ocr | None = None, progress: Callable[
              "bugs": len(search.bugs)}
     notes = []
     if search.short:
-        notes.append(f"score bug search stopped at signals.scorebug.search_max_frames ({cfg.search_max_frames}) "
-                     "frames: parts of the file were not searched")
+        notes.append(f"score bug search stopped after {search.budget} frames (signals.scorebug.search_max_frames): "
+                     "parts of the file were not searched for a bug")
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     if not any(r.score is not None for b in search.bugs for r in b.reads.values()):
         return ScorebugResult(False, None, [], [], (search.first_notes or []) + notes, [], stats)
@@ -1163,12 +1179,14 @@ def _result_bugs(bugs: list[_Bug], cfg, notes: list[str], stats: dict) -> Scoreb
     stretches.sort(key=lambda s: s["from_s"])
     main = bugs[int(np.argmax(counts))].region
     readable = sum(r.score is not None for r in reads)
+    # A look at one bug's place while another bug (or none) is on screen is not a look at it.
+    looks = sum(r.look is None or r.look >= cfg.same_look for r in reads)
     notes = list(notes)
     if len(bugs) > 1:
         notes.append(f"{len(bugs)} different score bugs read, in {len(stretches)} stretches: " + ", ".join(
             f"{s['from_s']:.0f}-{s['to_s']:.0f} s" for s in stretches) + "; a score change counts only within one bug")
-    if readable < len(reads):
-        notes.append(f"score read in {readable} of {len(reads)} looks at the bug (hidden or unreadable in the rest)")
+    if readable < looks:
+        notes.append(f"score read in {readable} of {looks} looks at the bug (unreadable in the rest)")
     stats = {**stats, "reads": len(reads), "readable": readable}
     return ScorebugResult(True, main.box, changes, clock, notes + more, reads, stats, stretches)
 
