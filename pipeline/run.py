@@ -504,10 +504,19 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     with_replay = [s.replay_of for s in segs if s.selected and s.replay_of]
     if with_replay:
         notes.append(f"goal replays in the reel: {', '.join(with_replay)} shown again (segments.goal_replays)")
-    clock = [tuple(c) for c in ((timeline.meta or {}).get("scorebug") or {}).get("clock", []) if len(c) == 2]
+    bug = (timeline.meta or {}).get("scorebug") or {}
+    clock = [tuple(c) for c in bug.get("clock", []) if len(c) == 2]
+    # The match minute only where a bug was read: another clip's clock says nothing here.
+    shown = [(float(b["from_s"]), float(b["to_s"])) for b in bug.get("stretches") or [] if "from_s" in b]
     for s in segs:
         ev = evidence.get(s.id)
-        match_s = clock_at(clock, s.peak) if clock else None
+        at = s.anchor if s.anchor is not None else s.peak  # the moment itself
+        here = clock
+        if shown:
+            near = min(shown, key=lambda ab: 0.0 if ab[0] <= at <= ab[1] else min(abs(at - ab[0]), abs(at - ab[1])))
+            inside = near[0] - 5.0 <= at <= near[1] + 5.0
+            here = [c for c in clock if near[0] - 0.5 <= c[0] <= near[1] + 0.5] if inside else []
+        match_s = clock_at(here, at) if here else None
         told = ([minute_label(match_s)] if match_s is not None else []) + [f"{s.kind} ({s.confidence:.2f})"]
         told += ev.phrases() if ev is not None else []
         s.reason = "; ".join(told + [reason_for(s, timeline)])

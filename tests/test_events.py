@@ -156,3 +156,19 @@ def test_reel_edges_never_open_or_close_on_a_fragment_of_another_shot():
     inside.core = (200.5, 219.5)  # the moment itself starts at once: its edges stay
     assert trim_shot_fragments([inside], np.array([201.0, 219.2]), 1.5) == []
     assert (inside.start, inside.end) == (200.0, 220.0)
+
+
+def test_the_match_minute_comes_from_the_bug_shown_at_the_moment():
+    """A montage: one clip's bug says 20', the next one's 61'; a moment in the second
+    clip says 61', one where no bug was read says no minute at all."""
+    from pipeline import run as R
+
+    tl = timeline(roar=[(75, 83, 12), (200, 208, 12)], closeups=[(77, 95)])
+    tl.meta["scorebug"] = {"found": True, "changes": [],
+                           "clock": [[t, 1200.0 + t] for t in range(0, 60, 10)] + [[t, 3600.0 + t - 60] for t in range(60, 100, 10)],
+                           "stretches": [{"from_s": 0.0, "to_s": 58.0}, {"from_s": 60.0, "to_s": 95.0}]}
+    sel = R.select_segments(tl, load_config(), 60.0)
+    in_second = min(sel.segments, key=lambda s: abs(s.peak - 78))
+    unread = min(sel.segments, key=lambda s: abs(s.peak - 203))
+    assert abs(in_second.peak - 78) < 10 and in_second.reason.startswith("61'")
+    assert abs(unread.peak - 203) < 10 and not unread.reason.split(";")[0].endswith("'")
