@@ -336,14 +336,12 @@ def rescore(out, target_duration, no_render, report, render_mode, config_path, o
     import time as _time
 
     from . import run as runmod
-    from .config import load_config
-
     from .outputs import open_output_dir
 
     out = open_output_dir(Path(out))  # no other run writes here meanwhile
     base = out / "config.yaml"
-    sets = list(overrides) + ([f"segments.target_duration_s={target_duration}"] if target_duration is not None else [])
-    cfg = load_config(config_path or (base if base.exists() else None), sets)
+    cfg = load_cfg(config_path or (base if base.exists() else None), overrides,
+                   {"segments.target_duration_s": target_duration})
     doc, timeline = runmod.load_state(out, cfg, RichReporter(), need_input=not no_render)
     used = doc.get("config_sections", {})
     now = runmod.analysis_config(cfg)

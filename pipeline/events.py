@@ -94,7 +94,7 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
     bin_s = timeline.bin_s
     n = len(timeline.t_s)
     duration = timeline.duration_s
-    moment = float(seg.anchor if seg.anchor is not None else seg.peak)
+    moment = seg.moment
     ev = Evidence(moment_s=moment, seen_s=max(duration - moment, 0.0))
     raw = (timeline.meta or {}).get("raw", {})
 
@@ -185,36 +185,35 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
     """
     evidence: dict[str, Evidence] = {}
     live = [s for s in segments if s.replay_of is None]
-
-    def moment(s: Segment) -> float:
-        return float(s.anchor if s.anchor is not None else s.peak)
-
     # A replay package shows the last moment before it (within `replay_within_s`), not
     # every moment of the minute before it.
-    moments = sorted(live, key=moment)
+    moments = sorted(live, key=lambda s: s.moment)
     shown_by: dict[int, list[tuple[float, float]]] = {}
     for a, b in (timeline.meta or {}).get("replays") or []:
-        before = [s for s in moments if moment(s) < float(a)]
-        if before and float(a) - moment(before[-1]) <= cfg.replay_within_s:
+        before = [s for s in moments if s.moment < float(a)]
+        if before and float(a) - before[-1].moment <= cfg.replay_within_s:
             shown_by.setdefault(id(before[-1]), []).append((float(a), float(b)))
     # The evidence without the score bug first: a score change says a goal happened in
     # the minute before it, and it belongs to one moment there, never to every moment it
     # follows.
-    plain = {id(s): confidence(gather(s, timeline, cfg, [], shown_by.get(id(s), [])), cfg) for s in live}
+    plain = {id(s): gather(s, timeline, cfg, [], shown_by.get(id(s), [])) for s in live}
+    p_plain = {k: confidence(ev, cfg) for k, ev in plain.items()}
     owner: dict[int, dict] = {}
     for c in score_changes or []:
         t = float(c["t_s"])
-        near = [s for s in live if moment(s) - cfg.score_before_s <= t <= moment(s) + cfg.score_after_s
+        near = [s for s in live if s.moment - cfg.score_before_s <= t <= s.moment + cfg.score_after_s
                 and id(s) not in owner]
         if near:
-            owner[id(max(near, key=lambda s: (round(plain[id(s)], 3), moment(s))))] = c
+            owner[id(max(near, key=lambda s: (round(p_plain[id(s)], 3), s.moment)))] = c
     for s in live:
-        mine = [owner[id(s)]] if id(s) in owner else []
-        ev = gather(s, timeline, cfg, mine, shown_by.get(id(s), []))
-        p = confidence(ev, cfg)
+        if id(s) in owner:
+            ev = gather(s, timeline, cfg, [owner[id(s)]], shown_by.get(id(s), []))
+            p = confidence(ev, cfg)
+        else:
+            ev, p = plain[id(s)], p_plain[id(s)]
         s.kind = kind_of(p, ev, cfg)
         s.confidence = round(p if s.kind == "goal" else 1.0 - p, 3)
-        if s.kind == "goal" and ev.sound_from_s is not None and ev.sound_from_s > moment(s):
+        if s.kind == "goal" and ev.sound_from_s is not None and ev.sound_from_s > s.moment:
             s.anchor = ev.sound_from_s  # the goal's moment: where the sustained roar or cry began
         evidence[s.id] = ev
     by_id = {s.id: s for s in segments}

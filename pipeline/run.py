@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import platform
-import re
 import threading
 import time
 from contextlib import contextmanager, nullcontext
@@ -212,6 +210,8 @@ def analyze(
     # Cascade: on a long match, audio picks the windows worth the full video analysis, so it
     # runs first. Otherwise audio runs in a thread beside the video pass (its own progress
     # bar would fight the video's for the terminal, so it reports nothing while it runs).
+    from concurrent.futures import ThreadPoolExecutor
+
     windows = None
     beside = None
     if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present:
@@ -224,10 +224,24 @@ def analyze(
             notes.append(f"two-pass analysis: full video analysis on {len(windows)} windows ({covered / 60:.1f} of "
                          f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
         beside = ThreadPoolExecutor(1, thread_name_prefix="highlights-audio")
         audio_future = beside.submit(audio_pass, QuietReporter())
+
+    # The score bug: sparse seeks at native size over the whole match (the cascade's windows
+    # do not matter: a bug changes after the goal, often after its replays), quietly in a
+    # thread of its own beside the video pass (seeks and OCR leave the GIL).
+    def scorebug_pass():
+        def stop_when_abandoned(_completed: float) -> None:
+            if abandon.is_set():
+                raise KeyboardInterrupt  # the run failed or was interrupted: stop seeking
+        t0 = time.perf_counter()
+        try:
+            return read_scorebug(video, sc.scorebug, info=info, progress=stop_when_abandoned)
+        finally:
+            timer.seconds["scorebug"] = time.perf_counter() - t0
+
+    bug_pool = ThreadPoolExecutor(1, thread_name_prefix="highlights-scorebug")
+    bug_future = bug_pool.submit(scorebug_pass)
 
     # Video: one decode feeds detection, shots and camera motion (per window in a cascade).
     try:
@@ -238,10 +252,13 @@ def analyze(
             with timer("audio_wait"):
                 audio_cols, audio_meta = audio_future.result()
             notes[:0] = audio_notes
+        with reporter.stage("scorebug", None), timer("scorebug_wait"):
+            bug = bug_future.result()
     finally:
+        abandon.set()  # a no-op once the audio and the score bug are done
         if beside is not None:
-            abandon.set()  # a no-op once the audio is done
             beside.shutdown(wait=True, cancel_futures=True)
+        bug_pool.shutdown(wait=True, cancel_futures=True)
     if stats["decode_errors"]:
         notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
     if stats["emitted"] == 0:
@@ -251,10 +268,6 @@ def analyze(
     if expected_end - last_t > max(2.0, 2.0 / cfg.media.analysis_fps, 0.05 * expected_end):
         notes.append(f"video ends at {last_t:.1f} s of {duration:.1f} s (file truncated or damaged?): "
                      "video signals after that are a gap")
-    with reporter.stage("scorebug", 1.0) as update, timer("scorebug"):
-        # Sparse seeks at native size, over the whole match (the cascade's windows do not
-        # matter: a bug changes after the goal, often after its replays).
-        bug = read_scorebug(video, sc.scorebug, info=info, progress=update)
     notes.extend(n for n in bug.notes if n not in notes)
     with reporter.stage("track", None), timer("track"):
         tracks = track_objects(detections, cfg.track, info.width)
@@ -290,15 +303,9 @@ class CacheDamaged(Exception):
     """A cache entry that cannot be trusted: unreadable, truncated, or not this input's."""
 
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _check_writable(cache_dir: Path) -> None:
@@ -478,7 +485,7 @@ class Selection:
 
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
     from .events import classify
-    from .signals.scorebug import clock_at, minute_label
+    from .signals.scorebug import minute_at
     from .segments import (build_segments, cut_times, excitement_curve, explain_selection, reason_for, select,
                            target_duration, trim_shot_fragments, widen_goal_cores)
 
@@ -505,19 +512,10 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     if with_replay:
         notes.append(f"goal replays in the reel: {', '.join(with_replay)} shown again (segments.goal_replays)")
     bug = (timeline.meta or {}).get("scorebug") or {}
-    clock = [tuple(c) for c in bug.get("clock", []) if len(c) == 2]
-    # The match minute only where a bug was read: another clip's clock says nothing here.
-    shown = [(float(b["from_s"]), float(b["to_s"])) for b in bug.get("stretches") or [] if "from_s" in b]
     for s in segs:
         ev = evidence.get(s.id)
-        at = s.anchor if s.anchor is not None else s.peak  # the moment itself
-        here = clock
-        if shown:
-            near = min(shown, key=lambda ab: 0.0 if ab[0] <= at <= ab[1] else min(abs(at - ab[0]), abs(at - ab[1])))
-            inside = near[0] - 5.0 <= at <= near[1] + 5.0
-            here = [c for c in clock if near[0] - 0.5 <= c[0] <= near[1] + 0.5] if inside else []
-        match_s = clock_at(here, at) if here else None
-        told = ([minute_label(match_s)] if match_s is not None else []) + [f"{s.kind} ({s.confidence:.2f})"]
+        minute = minute_at(bug, s.moment)
+        told = ([minute] if minute else []) + [f"{s.kind} ({s.confidence:.2f})"]
         told += ev.phrases() if ev is not None else []
         s.reason = "; ".join(told + [reason_for(s, timeline)])
     explain_selection(segs, target, min_score)
@@ -528,6 +526,7 @@ def score_changes(timeline: Timeline) -> list[dict]:
     """Score-bug changes read during the analysis (`{"t_s", "score_from", "score_to", "team"}`)."""
     bug = (timeline.meta or {}).get("scorebug") or {}
     return [c for c in bug.get("changes", []) if isinstance(c, dict) and "t_s" in c]
+
 
 
 def column_weights(cfg: Config) -> dict[str, float]:
@@ -613,6 +612,8 @@ def _damaged_state(out: Path, what: str) -> OutputError:
 def read_state(out: Path) -> dict:
     """OUT/analysis.json, every value checked before use: it names the input, its
     fingerprint and the cache folder that later commands read and write."""
+    from .report.files import HEX64, is_finite
+
     p = Path(out) / "analysis.json"
     if not p.exists():
         raise OutputError(f"{out} holds no analysis (run `highlights run` or `analyze` first)")
@@ -623,13 +624,12 @@ def read_state(out: Path) -> dict:
     if not isinstance(doc, dict):
         raise _damaged_state(out, "not an object")
     for name in ("fingerprint", "key"):
-        if not isinstance(doc.get(name), str) or not _HEX64.match(doc[name]):
+        if not isinstance(doc.get(name), str) or not HEX64.match(doc[name]):
             raise _damaged_state(out, f"{name} is not 64 hex digits")
     for name in ("input", "cache_dir"):
         if not isinstance(doc.get(name), str) or not doc[name] or "\0" in doc[name]:
             raise _damaged_state(out, f"{name} is not a path")
-    d = doc.get("duration")
-    if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
+    if not is_finite(doc.get("duration")) or doc["duration"] <= 0:
         raise _damaged_state(out, "duration is not a positive number of seconds")
     if not isinstance(doc.get("detector"), dict) or not isinstance(doc.get("notes", []), list):
         raise _damaged_state(out, "detector or notes missing")

@@ -444,7 +444,7 @@ def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: f
     for i, s in enumerate(ordered):
         if s.kind != "goal" or s.replay_of is not None:
             continue
-        at = s.anchor if s.anchor is not None else s.peak
+        at = s.moment
         a, b = s.core if s.core else (s.start, s.end)
         # The candidate grows to hold the moment, up to its neighbours (never over them).
         lo = ordered[i - 1].end if i > 0 else 0.0
@@ -465,7 +465,7 @@ def _shrunk(s: Segment, a: float, b: float, length: float) -> tuple[float, float
     """The core [a, b] cut down to `length`, keeping its proportions before and after the
     moment (its anchor, else its peak): a moment keeps its run-up share and its roar share;
     a goal keeps three quarters before the moment (the shot comes before the roar)."""
-    at = min(max(s.anchor if s.anchor is not None else s.peak, a), b)
+    at = min(max(s.moment, a), b)
     if s.kind == "goal":
         # The ball goes in before the crowd and the commentator rise: three quarters of
         # what is kept lies before the moment.

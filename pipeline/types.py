@@ -158,6 +158,11 @@ class Segment:
     def duration(self) -> float:
         return self.end - self.start
 
+    @property
+    def moment(self) -> float:
+        """Where the moment turns on: its anchor (the audio rose), else its peak."""
+        return float(self.anchor if self.anchor is not None else self.peak)
+
     def to_dict(self) -> dict:
         return {
             "id": self.id,

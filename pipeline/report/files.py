@@ -47,7 +47,7 @@ def segments_document(
     }
 
 
-_NOT_CANDIDATES = {"render": None, "report": None, "batch": None}  # sections that never change the candidates
+_NOT_CANDIDATES = ("render", "report", "batch")  # sections that never change the candidates
 _TARGET_KEYS = ("target_duration_s", "target_fraction", "min_target_s")  # pick among candidates, do not make them
 
 
@@ -91,7 +91,8 @@ def _read_json(path: Path, what: str, error, limit: int = MAX_JSON_BYTES):
         raise error(f"{what} {path}: nested too deeply") from None
 
 
-def _finite(v) -> bool:
+def is_finite(v) -> bool:
+    """A real number (not a bool), neither NaN nor infinite: what JSON read back may hold."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -105,7 +106,7 @@ def segments_doc_problem(doc: Any) -> str | None:
         return "input.path is not a path"
     if not isinstance(inp.get("fingerprint"), str) or not HEX64.match(inp["fingerprint"]):
         return "input.fingerprint is not 64 hex digits"
-    if not _finite(inp.get("duration")) or inp["duration"] <= 0:
+    if not is_finite(inp.get("duration")) or inp["duration"] <= 0:
         return "input.duration is not a positive number"
     segs = doc.get("segments")
     if not isinstance(segs, list):
@@ -121,11 +122,11 @@ def segments_doc_problem(doc: Any) -> str | None:
             return f"segment id {sid} appears twice"
         seen.add(sid)
         for k in ("start", "end", "peak", "score"):
-            if not _finite(sg.get(k)):
+            if not is_finite(sg.get(k)):
                 return f"segment {sid}: {k} is not a finite number"
         if not 0 <= sg["start"] < sg["end"] <= inp["duration"] + 1.0:
             return f"segment {sid}: [{sg['start']}, {sg['end']}] is not inside the input"
-        if not isinstance(sg.get("components"), dict) or not all(_finite(v) for v in sg["components"].values()):
+        if not isinstance(sg.get("components"), dict) or not all(is_finite(v) for v in sg["components"].values()):
             return f"segment {sid}: components are not numbers"
         if not isinstance(sg.get("selected"), bool) or not isinstance(sg.get("reason", ""), str):
             return f"segment {sid}: selected/reason have the wrong type"
@@ -134,7 +135,7 @@ def segments_doc_problem(doc: Any) -> str | None:
             return f"segment {sid}: rank is not an integer"
         if sg.get("kind") is not None and sg["kind"] not in ("goal", "chance", "other"):
             return f"segment {sid}: kind {str(sg['kind'])[:20]!r} is not goal, chance or other"
-        if sg.get("confidence") is not None and not (_finite(sg["confidence"]) and 0 <= sg["confidence"] <= 1):
+        if sg.get("confidence") is not None and not (is_finite(sg["confidence"]) and 0 <= sg["confidence"] <= 1):
             return f"segment {sid}: confidence is not a number in 0-1"
         if sg.get("replay_of") is not None and not (isinstance(sg["replay_of"], str) and SEGMENT_ID.match(sg["replay_of"])):
             return f"segment {sid}: replay_of is not a segment id"
@@ -186,7 +187,7 @@ def _times(item: dict, i: int, path) -> tuple[float, float] | None:
     if "start" not in item and "end" not in item:
         return None
     a, b = item.get("start"), item.get("end")
-    if not (_finite(a) and _finite(b)):
+    if not (is_finite(a) and is_finite(b)):
         raise ConfigError(f"selection {path}: segment {i} start/end must be finite numbers of seconds")
     return float(a), float(b)
 

@@ -21,6 +21,7 @@ import re
 import secrets
 import tempfile
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
@@ -286,9 +287,8 @@ def write_report(
     elif thumbnails > 0:
         try:
             where = _thumbs_dir(out, doc["input"].get("fingerprint"))
-            with tempfile.TemporaryDirectory(prefix="highlights-thumbs-") as scratch:
-                thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails,
-                                            where or Path(scratch), progress=progress)
+            with (nullcontext(where) if where else tempfile.TemporaryDirectory(prefix="highlights-thumbs-")) as cache:
+                thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails, Path(cache), progress=progress)
         except MediaError as exc:
             notes.append(f"thumbnails skipped: {exc}")
     html = render_report(doc, timeline, score, out=out, video=video, thumbs=thumbs, truth=truth, notes=notes)

@@ -658,6 +658,21 @@ def minute_label(clock_s: float) -> str:
     return f"{int(clock_s // 60) + 1}'"
 
 
+def minute_at(doc: dict, t_s: float) -> str | None:
+    """The match minute ("23'") at video time `t_s` from a score-bug record
+    (`ScorebugResult.to_dict()`), read from the clock of the bug shown there only: in a
+    montage, a neighbouring clip's clock says nothing about this one; None where no bug
+    was read near `t_s`."""
+    clock = [tuple(c) for c in doc.get("clock", []) if len(c) == 2]
+    shown = [(float(b["from_s"]), float(b["to_s"])) for b in doc.get("stretches") or [] if "from_s" in b]
+    if shown:
+        a, b = min(shown, key=lambda ab: 0.0 if ab[0] <= t_s <= ab[1] else min(abs(t_s - ab[0]), abs(t_s - ab[1])))
+        inside = a - 5.0 <= t_s <= b + 5.0
+        clock = [c for c in clock if a - 0.5 <= c[0] <= b + 0.5] if inside else []
+    match_s = clock_at(clock, t_s) if clock else None
+    return minute_label(match_s) if match_s is not None else None
+
+
 def _result(region: Region | None, reads: list[Read], cfg, notes: list[str], stats: dict) -> ScorebugResult:
     reads = sorted(reads, key=lambda r: r.t_s)
     if region is None:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..outputs import atomic_write
 from ..types import Timeline
 
 PARQUET_NAME = "timeline.parquet"
@@ -138,13 +139,6 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temp file in the same folder, then rename: never a half file."""
-    from ..outputs import atomic_write
-
-    atomic_write(path, lambda tmp: write(str(tmp)))
-
-
 def timeline_csv_text(timeline: Timeline, extra: Mapping[str, np.ndarray] | None = None) -> str:
     """`t`, then the `<group>_<name>` columns in order, then `extra` (e.g. `score`); NaN = empty."""
     names = list(timeline.columns)
@@ -178,11 +172,11 @@ def write_timeline(timeline: Timeline, out_dir: str | os.PathLike, *, csv_file: 
     header = {"bin_s": timeline.bin_s, "meta": _jsonable(meta)}
     table = pa.table(arrays).replace_schema_metadata({_META_KEY: json.dumps(header).encode()})
     paths = {"parquet": out / PARQUET_NAME}
-    _atomic_write(paths["parquet"], lambda tmp: pq.write_table(table, tmp))
+    atomic_write(paths["parquet"], lambda tmp: pq.write_table(table, tmp))
     if csv_file:
         text = timeline_csv_text(timeline)
         paths["csv"] = out / CSV_NAME
-        _atomic_write(paths["csv"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write(paths["csv"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return paths
 
 
