@@ -218,8 +218,12 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     goals = [s for s in sel.segments if s.kind == "goal" and s.replay_of is None]
     if goals:
         left = [s for s in goals if not s.selected]
-        console.print(f"goals     {len(goals)} found, {len(goals) - len(left)} in the reel"
-                      + (f"; left out: {', '.join(s.id for s in left)} (reel full)" if left else ""), highlight=False)
+        told = f"goals     {len(goals)} found, {len(goals) - len(left)} in the reel"
+        if left:
+            need = sum((s.core[1] - s.core[0]) if s.core else s.duration for s in left)
+            told += (f"; left out: {', '.join(s.id for s in left)} (the reel is full and a goal is shown whole "
+                     f"or not at all: --target-duration {sel.target_s + need:.0f} would hold them)")
+        console.print(told, highlight=False)
     console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"))
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)

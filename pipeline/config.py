@@ -346,6 +346,7 @@ class EventsConfig(_Section):
     w_score_change: float = Field(ge=0)
     w_replay: float = Field(ge=0)
     w_reaction: float = Field(ge=0)
+    w_crowd: float = Field(ge=0)
     w_no_play: float = Field(ge=0)
     w_roar: float = Field(ge=0)
     w_voice: float = Field(ge=0)

@@ -6,7 +6,9 @@ leaves in a broadcast rather than from how loud the moment is:
 
 - the score bug changes (one team's number goes up), when the score overlay was read;
 - play does not restart: after the moment come close-ups and off-pitch pictures (players,
-  bench, crowd) for tens of seconds instead of a wide shot of play;
+  bench, crowd) for tens of seconds instead of a wide shot of players moving; the crowd and
+  the bench on screen count again on their own (broadcasters show them after goals, rarely
+  after a miss);
 - a replay package follows;
 - the crowd roars for seconds (not a shout), the commentator's cry is sustained; both as
   z-scores against the match's own baseline, so a loud crowd all match long is no evidence.
@@ -24,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import EventsConfig
+from .signals.shots import CLOSE, OFF_PITCH, WIDE
 from .types import Segment, Timeline
 
-_SCALE_WIDE = 0  # shots_scale categories: wide, medium, close-up, off-pitch
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Evidence:
     score_change: dict | None = None  # {"t_s", "score_from", "score_to", "team"} read from the score bug
     replay_s: float = 0.0  # length of the replay package that follows the moment (0: none)
     reaction_s: float = 0.0  # seconds of close-up / off-pitch pictures in the reaction window
+    crowd_s: float = 0.0  # of which off-pitch pictures (crowd, bench: almost no grass in view)
     no_play_s: float = 0.0  # seconds from the moment until play restarts (a sustained wide shot)
     roar_s: float = 0.0  # longest run of sustained crowd roar around the moment
     sound_from_s: float | None = None  # where the first sustained roar or cry starts (the ball went in 0-3 s before)
@@ -55,7 +58,8 @@ class Evidence:
         if self.replay_s > 0:
             out.append(f"replay package {self.replay_s:.0f} s")
         if self.reaction_s >= 1.0:
-            out.append(f"celebration/reaction close-ups {self.reaction_s:.0f} s")
+            out.append(f"celebration/reaction close-ups {self.reaction_s:.0f} s"
+                       + (f" ({self.crowd_s:.0f} s of crowd and bench)" if self.crowd_s >= 1.0 else ""))
         if self.no_play_s >= 1.0:
             out.append(f"no play for {self.no_play_s:.0f} s after it" + (" (to the end of the footage)"
                                                                         if self.no_play_s >= self.seen_s - 0.5 else ""))
@@ -114,16 +118,22 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
             r = np.asarray(raw[col], float)[around]
             setattr(ev, unit_attr, float(np.nanmax(r[w >= cfg.sustain_z])))
 
-    # Pictures: close-ups and off-pitch shots after the moment, and how long until play
-    # restarts (a wide shot held for `restart_wide_s`). Replays are not play.
+    # Pictures: close-ups and off-pitch shots after the moment (the crowd and the bench
+    # among them), and how long until play restarts: a wide shot of players moving (the
+    # tracker follows some), held for `restart_wide_s`. Replays are not play, nor is a
+    # wide shot with no players in it (a player's knee slide filling the frame with grass).
     scale = timeline.columns.get("shots_scale")
     if scale is not None:
-        after = _bins(moment + cfg.reaction_delay_s, moment + cfg.reaction_window_s, bin_s, n)
-        sc = np.asarray(scale, float)[after]
-        ev.reaction_s = float(np.sum(np.nan_to_num(sc, nan=0.0) >= 2)) * bin_s
         replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
+        after = _bins(moment + cfg.reaction_delay_s, moment + cfg.reaction_window_s, bin_s, n)
+        sc = np.nan_to_num(np.asarray(scale, float)[after], nan=0.0)
+        ev.reaction_s = float(np.sum(sc >= CLOSE)) * bin_s
+        ev.crowd_s = float(np.sum((sc >= OFF_PITCH) & ~replay[after])) * bin_s
         look = _bins(moment + cfg.reaction_delay_s, moment + cfg.no_play_max_s, bin_s, n)
-        wide = (np.nan_to_num(np.asarray(scale, float)[look], nan=-1) == _SCALE_WIDE) & ~replay[look]
+        wide = (np.nan_to_num(np.asarray(scale, float)[look], nan=-1) == WIDE) & ~replay[look]
+        speed = timeline.columns.get("motion_speed")
+        if speed is not None and np.isfinite(np.asarray(speed, float)).any():
+            wide &= np.isfinite(np.asarray(speed, float)[look])
         need = max(int(round(cfg.restart_wide_s / bin_s)), 1)
         run, restart = 0, None
         for i, w in enumerate(wide):
@@ -157,6 +167,7 @@ def confidence(ev: Evidence, cfg: EventsConfig) -> float:
         "score_change": cfg.w_score_change * (1.0 if ev.score_change else 0.0),
         "replay": cfg.w_replay * min(ev.replay_s / cfg.replay_unit_s, cfg.cap),
         "reaction": cfg.w_reaction * min(ev.reaction_s / cfg.reaction_unit_s, cfg.cap),
+        "crowd": cfg.w_crowd * min(ev.crowd_s / cfg.reaction_unit_s, cfg.cap),
         "no_play": cfg.w_no_play * min(ev.no_play_s / cfg.no_play_unit_s, cfg.cap),
         "roar": cfg.w_roar * min(ev.roar_s / cfg.sound_unit_s, cfg.cap),
         "voice": cfg.w_voice * min(ev.voice_s / cfg.sound_unit_s, cfg.cap),
@@ -172,6 +183,26 @@ def kind_of(p_goal: float, ev: Evidence, cfg: EventsConfig) -> str:
     if ev.roar_s >= cfg.chance_min_sound_s or ev.voice_s >= cfg.chance_min_sound_s or ev.replay_s > 0:
         return "chance"
     return "other"
+
+
+def reaction_began(timeline: Timeline, t_s: float) -> float | None:
+    """Where the run of close-up / off-pitch pictures (not a replay) holding `t_s` began;
+    None when `t_s` is not inside one. A goal is shown on a wide or medium shot of play
+    and the broadcast cuts to the players' faces, the bench and the crowd after it, so a
+    goal's moment found inside its celebration belongs at the cut that opened it."""
+    scale = timeline.columns.get("shots_scale")
+    if scale is None:
+        return None
+    n = len(timeline.t_s)
+    sc = np.nan_to_num(np.asarray(scale, float), nan=-1.0)
+    replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
+    reaction = (sc >= CLOSE) & ~replay
+    i = min(max(int(t_s // timeline.bin_s), 0), n - 1)
+    if n == 0 or not reaction[i]:
+        return None
+    while i > 0 and reaction[i - 1]:
+        i -= 1
+    return float(timeline.t_s[i])
 
 
 def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
@@ -213,8 +244,22 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
             ev, p = plain[id(s)], p_plain[id(s)]
         s.kind = kind_of(p, ev, cfg)
         s.confidence = round(p if s.kind == "goal" else 1.0 - p, 3)
-        if s.kind == "goal" and ev.sound_from_s is not None and ev.sound_from_s > s.moment:
-            s.anchor = ev.sound_from_s  # the goal's moment: where the sustained roar or cry began
+        if s.kind == "goal":
+            if ev.sound_from_s is not None and ev.sound_from_s > s.moment:
+                s.anchor = ev.sound_from_s  # the goal's moment: where the sustained roar or cry began
+            began = reaction_began(timeline, s.moment)
+            if began is not None:
+                # The ball went in before the celebration pictures began: the evidence is
+                # what follows that moment.
+                found, s.anchor = s.anchor, began
+                ev2 = gather(s, timeline, cfg, [owner[id(s)]] if id(s) in owner else [], shown_by.get(id(s), []))
+                p2 = confidence(ev2, cfg)
+                if kind_of(p2, ev2, cfg) == "goal":
+                    ev, p = ev2, p2
+                    s.confidence = round(p, 3)
+                else:
+                    s.anchor = found
+                    confidence(ev, cfg)  # ev.terms back to the evidence kept
         evidence[s.id] = ev
     by_id = {s.id: s for s in segments}
     for s in segments:

@@ -328,11 +328,14 @@ def _mark_replays(segments: list[Segment], replay: np.ndarray, bin_s: float) -> 
 def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
            min_len_s: float = 0.0, keep_pre_s: float = 0.0, keep_post_s: float = 0.0,
            goal_replays: bool = False) -> list[Segment]:
-    """Rank (kinds first, see `rank_key`), then fill `target_s`: more good moments before
-    longer ones.
+    """Rank (live before replays, then kinds, see `rank_key`), then fill `target_s`: more
+    good moments before longer ones.
 
     Pass 1 takes, best first, each eligible segment's core (a few seconds either side of
-    where its excitement rose: the goal and its roar); pass 2 grows the chosen ones, best
+    where its excitement rose: the goal and its roar); the first one that fits only in part
+    is cut down around its moment to the time left when that is at least `min_len_s`,
+    unless it is a goal (a goal is shown whole or not at all: as many whole goals as fit,
+    never every goal shrunk to fit); pass 2 grows the chosen ones, best
     first, back to their full extent while time is left (the rest of the attack, the
     celebration). Replays of a moment already shown and segments scoring below `min_score`
     stay candidates. Chronological result; deterministic (ties break on start time).
@@ -373,6 +376,11 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
         if b - a <= left + 1e-9:
             extent[id(s)] = (a, b)
             left -= b - a
+        elif s.kind != "goal" and 0 < min_len_s <= left:
+            # The last moment that fits only in part is cut down around its moment; a goal
+            # never is (as many whole goals as fit, and the reel says which were left out).
+            extent[id(s)] = _shrunk(s, a, b, left)
+            left = 0.0
     if not extent and eligible and left > 1e-9:
         best = eligible[0]
         extent[id(best)] = _shrunk(best, *_core(best, keep_pre_s, keep_post_s, min_len_s), left)
@@ -413,8 +421,11 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
 
 def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: float) -> list[str]:
     """A selected segment never opens or closes on a fragment of another shot: an edge with
-    a cut less than `min_shot_s` inside it moves onto that cut, unless that would cut into
-    the moment's core (or leave under half the segment). Returns notes of what moved."""
+    a cut less than `min_shot_s` inside it moves onto that cut, unless that would cut off
+    the moment itself (or leave under half the segment): less than `min_shot_s` of another
+    shot is never the attack or the celebration. The time cut off is given back at the
+    other edge where the candidate reaches further (up to a cut, never onto a new
+    fragment), so the reel keeps its length. Returns notes of what moved."""
     notes = []
     cuts = np.asarray(cuts, float)
     if min_shot_s <= 0 or not len(cuts):
@@ -422,17 +433,37 @@ def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: f
     for s in segments:
         if not s.selected:
             continue
-        core_a, core_b = s.core if s.core else (s.peak, s.peak)
+        at = s.moment
+        lo, hi = s.trimmed_from if s.trimmed_from else (s.start, s.end)
         head = cuts[(cuts > s.start + 1e-6) & (cuts < s.start + min_shot_s)]
-        if len(head) and head.max() <= core_a and (s.end - head.max()) >= 0.5 * s.duration:
-            notes.append(f"{s.id} opens {head.max() - s.start:.1f} s later, on the cut (not on a fragment of another shot)")
+        if len(head) and head.max() <= at and (s.end - head.max()) >= 0.5 * s.duration:
+            gone = float(head.max()) - s.start
             s.start = float(head.max())
+            s.end = _give_back(s.end, min(s.end + gone, hi), cuts, min_shot_s, +1)
+            notes.append(f"{s.id} opens {gone:.1f} s later, on the cut (not on a fragment of another shot)")
         tail = cuts[(cuts < s.end - 1e-6) & (cuts > s.end - min_shot_s)]
-        if len(tail) and tail.min() >= core_b and (tail.min() - s.start) >= 0.5 * s.duration:
-            notes.append(f"{s.id} closes {s.end - tail.min():.1f} s earlier, on the cut")
+        if len(tail) and tail.min() >= at and (tail.min() - s.start) >= 0.5 * s.duration:
+            gone = s.end - float(tail.min())
             s.end = float(tail.min())
+            s.start = _give_back(s.start, max(s.start - gone, lo), cuts, min_shot_s, -1)
+            notes.append(f"{s.id} closes {gone:.1f} s earlier, on the cut")
         s.peak = float(min(max(s.peak, s.start), s.end))
     return notes
+
+
+def _give_back(edge: float, want: float, cuts: np.ndarray, min_shot_s: float, direction: int) -> float:
+    """`edge` moved toward `want` (outward: +1 later, -1 earlier), but never so that it
+    ends less than `min_shot_s` into a shot that begins in the added stretch: then it
+    stops on that shot's cut."""
+    if direction * (want - edge) <= 1e-6:
+        return edge
+    a, b = sorted((edge, want))
+    inside = cuts[(cuts >= a - 1e-6) & (cuts <= b + 1e-6)]  # a cut on the old edge counts
+    if direction > 0:  # the new end would close on a fragment of the shot its last cut opens
+        new = inside[want - inside < min_shot_s]
+        return float(new.max()) if len(new) else float(want)
+    new = inside[inside - want < min_shot_s]  # the new start would open on a fragment
+    return float(new.min()) if len(new) else float(want)
 
 
 def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: float) -> None:
@@ -446,6 +477,8 @@ def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: f
             continue
         at = s.moment
         a, b = s.core if s.core else (s.start, s.end)
+        if a > at:  # the core was cut around the celebration's sound, after the goal: cut it anew
+            a, b = at, at
         # The candidate grows to hold the moment, up to its neighbours (never over them).
         lo = ordered[i - 1].end if i > 0 else 0.0
         hi = ordered[i + 1].start if i + 1 < len(ordered) else duration_s
@@ -455,10 +488,11 @@ def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: f
 
 
 def rank_key(s: Segment) -> tuple:
-    """Goals first, then chances, then other play (unclassified counts as other); within a
-    kind the live moments before the replays of them, then by score; ties on start time."""
+    """Live moments before replays (a chance not shown at all is worth more than a goal
+    shown twice, as `select` composes the reel); then goals, chances, other play
+    (unclassified counts as other); within a kind by score; ties on start time."""
     kind = s.kind if s.kind in KINDS else "other"
-    return (KINDS.index(kind), s.replay_of is not None, -s.score, s.start)
+    return (s.replay_of is not None, KINDS.index(kind), -s.score, s.start)
 
 
 def _shrunk(s: Segment, a: float, b: float, length: float) -> tuple[float, float]:

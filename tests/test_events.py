@@ -21,9 +21,12 @@ CFG = load_config().events
 MIN_SCALE = {"audio_roar": 1.0, "audio_voice": 1.0}
 
 
-def timeline(duration_s: float = 300.0, *, roar=(), voice=(), closeups=(), replays=(), scorebug=None):
+def timeline(duration_s: float = 300.0, *, roar=(), voice=(), closeups=(), offpitch=(), replays=(),
+             scorebug=None, players=None):
     """Calm wide play with a murmur; `roar`/`voice`: (t0, t1, level dB/semitones) spans;
-    `closeups`: (t0, t1) spans of close-up pictures; `replays`: (t0, t1) replay packages."""
+    `closeups` / `offpitch`: (t0, t1) spans of close-up / off-pitch (crowd, bench) pictures;
+    `replays`: (t0, t1) replay packages; `players`: (t0, t1) spans where the tracker follows
+    players (a `motion_speed` column, NaN elsewhere; no column when None)."""
     n = int(duration_s / BIN)
     t = np.arange(n) * BIN
     rng = np.random.default_rng(0)
@@ -35,6 +38,12 @@ def timeline(duration_s: float = 300.0, *, roar=(), voice=(), closeups=(), repla
         cols["audio_voice"][(t >= a) & (t < b)] += level
     for a, b in closeups:
         cols["shots_scale"][(t >= a) & (t < b)] = 2
+    for a, b in offpitch:
+        cols["shots_scale"][(t >= a) & (t < b)] = 3
+    if players is not None:
+        cols["motion_speed"] = np.full(n, np.nan)
+        for a, b in players:
+            cols["motion_speed"][(t >= a) & (t < b)] = rng.normal(0, 1, int(np.sum((t >= a) & (t < b))))
     for a, b in replays:
         cols["shots_replay"][(t >= a) & (t < b)] = 1
         cols["shots_scale"][(t >= a) & (t < b)] = 0  # replays are often wide: still not play
@@ -152,10 +161,84 @@ def test_reel_edges_never_open_or_close_on_a_fragment_of_another_shot():
     seg.core = (104.0, 116.0)
     notes = trim_shot_fragments([seg], np.array([101.3, 108.0, 119.0]), 1.5)
     assert (seg.start, seg.end) == (101.3, 119.0) and len(notes) == 2
-    inside = Segment("s002", 200.0, 220.0, 210.0, 1.0, {}, selected=True)
-    inside.core = (200.5, 219.5)  # the moment itself starts at once: its edges stay
-    assert trim_shot_fragments([inside], np.array([201.0, 219.2]), 1.5) == []
-    assert (inside.start, inside.end) == (200.0, 220.0)
+    # Cut down from a longer candidate, it keeps its length: the time is given back at the
+    # other edge, but never onto a new fragment.
+    cut_down = Segment("s004", 100.0, 120.0, 110.0, 1.0, {}, selected=True)
+    cut_down.trimmed_from = (90.0, 130.0)
+    trim_shot_fragments([cut_down], np.array([101.3, 120.5]), 1.5)
+    assert (cut_down.start, cut_down.end) == (101.3, 120.5)
+    cut_down = Segment("s005", 100.0, 120.0, 110.0, 1.0, {}, selected=True)
+    cut_down.trimmed_from = (90.0, 130.0)
+    trim_shot_fragments([cut_down], np.array([101.3, 125.0]), 1.5)
+    assert (cut_down.start, cut_down.end) == (101.3, 121.3)
+    early = Segment("s002", 200.0, 220.0, 200.4, 1.0, {}, selected=True)
+    early.anchor = 200.4  # the moment itself comes before the cut: the opening stays
+    assert trim_shot_fragments([early], np.array([201.0]), 1.5) == []
+    assert (early.start, early.end) == (200.0, 220.0)
+    # A goal's core reaching back to the start of the footage is no reason to open on
+    # 0.45 s of an earlier shot spliced in before the celebration (the Barcelona clip).
+    spliced = Segment("s003", 0.0, 14.0, 0.5, 1.0, {}, selected=True, kind="goal")
+    spliced.anchor, spliced.core = 0.5, (0.0, 5.5)
+    trim_shot_fragments([spliced], np.array([0.45, 6.5]), 1.5)
+    assert (spliced.start, spliced.end) == (0.45, 14.0)
+
+
+def test_a_goal_found_inside_its_celebration_belongs_at_the_cut_that_opened_it():
+    """The roar and the cry come seconds after the ball went in, when the broadcast is
+    already on the players' faces: the goal's moment is the cut to the celebration."""
+    tl = timeline(roar=[(106, 114, 12)], voice=[(106, 112, 6)], closeups=[(101, 130)], replays=[(130, 145)])
+    seg = moment(107)
+    assert kind_of(tl, seg)[0] == "goal"
+    assert seg.moment == pytest.approx(101.0)
+    ev = gather(seg, tl, CFG)
+    assert ev.reaction_s >= 25  # the celebration counted from the goal, not from the roar
+    # A moment on a wide shot of play stays where the sound put it.
+    tl = timeline(roar=[(100, 108, 12)], voice=[(100, 106, 6)], closeups=[(102, 130)], replays=[(130, 145)])
+    seg = moment(100)
+    assert kind_of(tl, seg)[0] == "goal" and seg.moment == pytest.approx(100.0)
+
+
+def test_crowd_and_bench_pictures_count_again_as_evidence_of_a_goal():
+    faces = timeline(roar=[(100, 104, 8)], closeups=[(102, 114)])
+    crowd = timeline(roar=[(100, 104, 8)], closeups=[(102, 114)], offpitch=[(106, 114)])
+    ev_faces, ev_crowd = gather(moment(100), faces, CFG), gather(moment(100), crowd, CFG)
+    assert ev_faces.reaction_s == ev_crowd.reaction_s and ev_faces.crowd_s == 0 and ev_crowd.crowd_s == 8.0
+    assert confidence(ev_crowd, CFG) > confidence(ev_faces, CFG)
+    assert "(8 s of crowd and bench)" in "; ".join(ev_crowd.phrases())
+
+
+def test_a_wide_shot_with_no_players_tracked_is_not_play_restarting():
+    """A knee slide filling the frame with grass reads as a wide shot; play has restarted
+    only once the tracker follows players moving in a wide shot."""
+    played = timeline(closeups=[(102, 106)], players=[(0, 300)])
+    empty = timeline(closeups=[(102, 106)], players=[(0, 100), (130, 300)])
+    assert gather(moment(100), played, CFG).no_play_s <= 7.0
+    assert gather(moment(100), empty, CFG).no_play_s >= 29.5
+
+
+def test_the_last_chance_that_fits_only_in_part_is_cut_down_and_a_goal_never_is():
+    goal, chance = moment(100, 1.0, "s001"), moment(200, 1.0, "s002")
+    goal.kind, chance.kind = "goal", "chance"
+    for s in (goal, chance):
+        s.core = (s.peak - 6, s.peak + 6)
+    chosen = select([goal, chance], target_s=20.0, min_len_s=6.0)
+    assert [s.id for s in chosen] == ["s001", "s002"]
+    assert goal.duration == pytest.approx(12.0) and chance.duration == pytest.approx(8.0)
+    assert chance.start <= 200.0 <= chance.end
+    # Room for part of a goal only: it stays out whole rather than shrunk.
+    goal2 = moment(300, 0.9, "s003")
+    goal2.kind, goal2.core = "goal", (294.0, 306.0)
+    chosen = select([goal, goal2], target_s=20.0, min_len_s=6.0)
+    assert [s.id for s in chosen] == ["s001"] and goal.duration == pytest.approx(12.0)
+
+
+def test_replays_rank_after_every_live_moment():
+    goal, chance, calm = moment(100, 2.0, "s001"), moment(200, 1.0, "s002"), moment(300, 0.2, "s003")
+    replay = moment(120, 3.0, "s004")
+    goal.kind = replay.kind = "goal"
+    chance.kind, calm.kind, replay.replay_of = "chance", "other", "s001"
+    select([goal, chance, calm, replay], target_s=60.0)
+    assert [s.rank for s in (goal, chance, calm, replay)] == [1, 2, 3, 4]
 
 
 def test_the_match_minute_comes_from_the_bug_shown_at_the_moment():
@@ -172,3 +255,20 @@ def test_the_match_minute_comes_from_the_bug_shown_at_the_moment():
     unread = min(sel.segments, key=lambda s: abs(s.peak - 203))
     assert abs(in_second.peak - 78) < 10 and in_second.reason.startswith("61'")
     assert abs(unread.peak - 203) < 10 and not unread.reason.split(";")[0].endswith("'")
+
+
+def test_the_summary_names_the_goals_left_out_and_the_target_that_holds_them(capsys, tmp_path):
+    from pipeline import cli
+    from pipeline.run import Selection
+
+    goals = [moment(100 * k, 2.0 - 0.1 * k, f"s00{k}") for k in (1, 2, 3)]
+    for g in goals:
+        g.kind, g.confidence, g.core = "goal", 0.9, (g.peak - 9, g.peak + 5)
+    select(goals, target_s=30.0, min_len_s=6.0)
+    assert [g.selected for g in goals] == [True, True, False]
+    cli._summary(tmp_path, Selection(goals, np.zeros(1), {}, [], 30.0), None, {}, False)
+    err = capsys.readouterr().err
+    assert "goals     3 found, 2 in the reel; left out: s003" in err
+    assert "--target-duration 44 would hold them" in err
+    select(goals, target_s=44.0, min_len_s=6.0)
+    assert all(g.selected for g in goals)

@@ -147,3 +147,20 @@ def test_a_real_goal_clip_on_its_own_gets_its_goal_in_the_reel(tmp_path):
               if s["selected"]]
     assert len(chosen) == 1 and chosen[0][1] - chosen[0][0] == pytest.approx(6.0, abs=0.01)
     assert chosen[0][0] <= 1.9 and chosen[0][1] >= 5.9, chosen
+
+
+@pytest.mark.real
+def test_a_real_goal_shown_from_its_celebration_opens_on_the_cut_to_it(tmp_path):
+    """The Barcelona clip opens on 0.45 s of earlier play spliced in before the celebration
+    of a goal scored before the footage begins; the roar and the cry come seconds into the
+    celebration, then four replays. The goal's moment is the cut to the celebration: an 8 s
+    reel opens there, not on the spliced shot and not seconds into the celebration."""
+    clip = real_clip("goal_barca_athletic_replays_audio/mesi.mp4")
+    out = tmp_path / "out"
+    r = run_cli("run", clip, "-o", out, "--no-render", "--target-duration", "8")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "segments.json").read_text())
+    chosen = [s for s in doc["segments"] if s["selected"]]
+    assert len(chosen) == 1 and chosen[0]["kind"] == "goal" and chosen[0]["replay_of"] is None, chosen
+    assert 0.4 <= chosen[0]["start"] <= 0.6 and chosen[0]["end"] >= 6.0, chosen[0]
+    assert "replay package" in chosen[0]["reason"] and "celebration/reaction close-ups" in chosen[0]["reason"]
