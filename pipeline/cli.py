@@ -80,7 +80,7 @@ def config_options(f):
     f = click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                      help="Override one config value (repeatable), e.g. --set weights.audio=0.7.")(f)
     f = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="YAML file with the values that differ from configs/default.yaml.")(f)
+                     help="YAML file with the values that differ from the defaults (pipeline/configs/default.yaml).")(f)
     return f
 
 

@@ -1,8 +1,8 @@
-"""Typed configuration: configs/default.yaml, then an optional --config file, then --set.
+"""Typed configuration: pipeline/configs/default.yaml, then an optional --config file, then --set.
 
 The YAML file is the single source of default values; the models below state types,
 units and ranges and forbid unknown keys (also inside the per-column dicts, whose names
-are the ones configs/default.yaml lists). Every float must be finite. Rules that tie two
+are the ones pipeline/configs/default.yaml lists). Every float must be finite. Rules that tie two
 keys together (hop_length <= n_fft, min_len_s <= max_len_s, ...) are model validators.
 `load_config` returns a validated `Config`; every failure is a one-line `ConfigError`
 that names the dotted key.
@@ -18,6 +18,7 @@ import functools
 import os
 import reprlib
 import stat
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,13 +28,16 @@ from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+# Inside the package, so an installed wheel has it; the profiles (fast, quality, gpu) stay
+# in the source tree's configs/ as documented examples of a --config file.
+DEFAULT_CONFIG_PATH = Path(str(resources.files("pipeline").joinpath("configs", "default.yaml")))
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs"
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KiB; refuse anything over 1 MiB unread
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
                 "veryslow", "placebo")
 
-# column -> weight or floor: finite, >= 0, names from the same dict in configs/default.yaml
+# column -> weight or floor: finite, >= 0, names from the same dict in pipeline/configs/default.yaml
 ColumnFloats = dict[str, Annotated[float, Field(ge=0)]]
 
 _REPR = reprlib.Repr()

@@ -14,7 +14,7 @@ leaves in a broadcast rather than from how loud the moment is:
   z-scores against the match's own baseline, so a loud crowd all match long is no evidence.
 
 Each piece of evidence is scaled to [0, `cap`] of its own unit and weighed in a logistic
-sum; the weights and units live in `configs/default.yaml` (`events:`). Pure functions over
+sum; the weights and units live in `pipeline/configs/default.yaml` (`events:`). Pure functions over
 the timeline: no file reading, no printing.
 """
 

@@ -1,4 +1,4 @@
-"""Config: defaults from configs/default.yaml, --config files, --set overrides, clear errors."""
+"""Config: defaults from pipeline/configs/default.yaml, --config files, --set overrides, clear errors."""
 
 from __future__ import annotations
 
@@ -89,9 +89,9 @@ def test_cli_config_error_is_one_line_with_exit_2(tmp_path, small_match):
 
 import resource  # noqa: E402
 
-from pipeline.config import MAX_CONFIG_BYTES, with_updates  # noqa: E402
+from pipeline.config import MAX_CONFIG_BYTES, PROFILES_DIR, with_updates  # noqa: E402
 
-CONFIGS = sorted(DEFAULT_CONFIG_PATH.parent.glob("*.yaml"))
+CONFIGS = [DEFAULT_CONFIG_PATH] + sorted(PROFILES_DIR.glob("*.yaml"))
 # ~340 bytes that expand to 9**9 strings when aliases are resolved ("billion laughs")
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f'{c}: &{c} [{", ".join(["*" + p] * 9)}]\n' for p, c in zip("abcdefgh", "bcdefghi"))

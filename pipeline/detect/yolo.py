@@ -24,9 +24,23 @@ from .base import class_map, merge_tiled, register, tile_grid
 
 log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+_CHECKOUT = Path(__file__).resolve().parents[2]  # the source tree, when run from one
+
+
+def default_models_dir() -> Path:
+    """Where weights are looked for: $HIGHLIGHTS_MODELS when set; else the models/ folder of
+    the source checkout this runs from; else models/ in the current directory (an installed
+    wheel has no checkout: its models/ would otherwise be inside site-packages)."""
+    env = os.environ.get("HIGHLIGHTS_MODELS", "").strip()
+    if env:
+        return Path(os.path.expanduser(env))
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "pipeline").is_dir():
+        return _CHECKOUT / "models"
+    return Path.cwd() / "models"
+
+
 WEIGHT_SUFFIXES = (".onnx", ".pt", ".engine", ".torchscript", ".mlpackage", ".tflite")
-HOW_TO = "see models/README.md for how to obtain weights"
+HOW_TO = "see models/README.md for how to obtain weights (set HIGHLIGHTS_MODELS to use another folder)"
 
 
 def _set_offline_env() -> None:
@@ -49,12 +63,14 @@ def _offline_ultralytics():
     return ultralytics
 
 
-def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS_DIR) -> Path:
+def resolve_weights(weights: str | os.PathLike | None, models_dir: Path | None = None) -> Path:
     """A local weights file for `weights`, or WeightsError. Never downloads.
 
-    None -> the first *.onnx, then *.pt, in models/. A path that exists is used as given; a
-    name ("yolo11n.pt") is otherwise looked up in models/ only.
+    None -> the first *.onnx, then *.pt, in the models folder (`default_models_dir()` by default).
+    A path that exists is used as given; a name ("yolo11n.pt") is otherwise looked up in the
+    models folder only.
     """
+    models_dir = models_dir if models_dir is not None else default_models_dir()
     if weights is None or str(weights).strip() == "":
         if models_dir.is_dir():
             for suffix in (".onnx", ".pt"):
@@ -75,7 +91,7 @@ def resolve_weights(weights: str | os.PathLike | None, models_dir: Path = MODELS
         if c.is_file():
             return c
     raise WeightsError(f"weights {weights} not found (looked in {', '.join(str(c.parent) for c in [p] + candidates)}); "
-                       f"put the file in models/; {HOW_TO}")
+                       f"put the file in {models_dir}; {HOW_TO}")
 
 
 def resolve_device(device: str) -> str:
