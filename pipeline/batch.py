@@ -231,7 +231,7 @@ def run_job(job: Job, cfg: Config, options: JobOptions, detector=None) -> dict:
             # a user's own reel.mp4 is never removed.)
             (out / DONE_FILE).unlink(missing_ok=True)
         summary = run_match(job.input, out, cfg, target_s=options.target_s, render=options.render,
-                            force=options.force, detector=detector)
+                            force=options.force, detector=detector).summary()
         seconds = time.perf_counter() - t0
         detector_doc = detector_record(summary.get("detector"))
         write_json(out / DONE_FILE, {

@@ -299,32 +299,17 @@ def _render_step(out: Path, video: str, sel_segments, cfg, mode: str | None) -> 
 @click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
 def run(video, out, target_duration, detector, weights, render_mode, no_render, cache_dir, config_path, overrides, force):
     """Everything: analyze VIDEO, pick the moments, render OUT/reel.mp4 and the evidence."""
-    import time as _time
-
     from . import run as runmod
 
     # The target goes through the config (validated, and recorded in OUT/config.yaml, so
     # rescore and reruns keep it).
     cfg = load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights,
                                             "segments.target_duration_s": target_duration})
-    out = runmod.prepare(Path(out), force)
-    a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
-    runmod.save_state(out, a, cfg)
-    t0 = _time.perf_counter()
-    sel = runmod.select_segments(a.timeline, cfg)
-    runmod.write_outputs(out, runmod.analysis_doc(a), a.timeline, sel, cfg)
-    timings = dict(a.timings, select=_time.perf_counter() - t0)
-    t1 = _time.perf_counter()
-    runmod.write_reports(out, a.timeline, sel.score, cfg, reporter=RichReporter())
-    timings["report"] = _time.perf_counter() - t1
-    reel = None
-    render_info = {}
-    if not no_render and sel.selected:
-        reel, render_info, timings["render"] = _render_step(out, video, sel.selected, cfg, render_mode)
-    elif not sel.selected:
-        click.echo("note      no segment was selected: nothing to render", err=True)
-    runmod.write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
-    _summary(out, sel, reel, timings, a.cache_hit)
+    res = runmod.run_match(video, out, cfg, render=not no_render, reporter=RichReporter(), force=force,
+                           cache_dir=cache_dir, render_mode=render_mode)
+    for n in res.notes[len(res.selection.notes):]:  # the render's own notes, and "nothing to render"
+        click.echo(f"note      {n}", err=True)
+    _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit)
 
 
 @cli.command()

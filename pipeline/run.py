@@ -720,6 +720,35 @@ def prepare(out: Path, force: bool) -> Path:
     return prepare_output_dir(out, force)
 
 
+@dataclass
+class MatchResult:
+    """What `run_match` did for one match: the selection itself and the figures the
+    terminal summary, `batch.json` and the completion record show."""
+
+    input: str
+    output: Path
+    fingerprint: str
+    cache_hit: bool
+    detector: dict
+    selection: Selection
+    reel: Path | None
+    reel_s: float
+    timings: dict[str, float]
+    notes: list[str]
+
+    def summary(self) -> dict:
+        """`{"input", "output", "fingerprint", "cache_hit", "detector", "segments", "selected",
+        "reel", "reel_s", "target_s", "timings", "notes"}` (JSON-ready)."""
+        sel = self.selection
+        return {
+            "input": self.input, "output": str(self.output), "fingerprint": self.fingerprint,
+            "cache_hit": self.cache_hit, "detector": self.detector, "segments": len(sel.segments),
+            "selected": len(sel.selected), "reel": str(self.reel) if self.reel else None,
+            "reel_s": round(self.reel_s, 3), "target_s": sel.target_s,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()}, "notes": self.notes,
+        }
+
+
 def run_match(
     video: str | Path,
     out: str | Path,
@@ -730,39 +759,43 @@ def run_match(
     force: bool = False,
     detector=None,
     cache_dir: str | Path | None = None,
-) -> dict:
-    """What `highlights run` does for one match: analyze, select, write outputs, render.
+    render_mode: str | None = None,
+) -> MatchResult:
+    """What `highlights run` does for one match, and `highlights batch` for each: analyze,
+    select, write segments.json, timeline.csv, config.yaml, timeline.png and report.html,
+    render the reel, write run.json. The one composer of these stages.
 
-    `detector`: one built by the caller and reused across matches (batch workers);
-    `cache_dir`: where the analysis cache lives (default OUT/cache). Returns a summary:
-    `{"input", "output", "fingerprint", "cache_hit", "detector", "segments", "selected",
-    "reel", "reel_s", "target_s", "timings", "notes"}`.
+    `target_s` goes through the config (validated, and recorded in OUT/config.yaml, so a
+    later rescore keeps it); `detector`: one built by the caller and reused across matches
+    (batch workers); `cache_dir`: where the analysis cache lives (default OUT/cache).
     """
+    from .config import with_updates
+
+    if target_s is not None:
+        cfg = with_updates(cfg, **{"segments.target_duration_s": target_s})
     reporter = reporter or QuietReporter()
     out = prepare(Path(out), force)
     a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter, detector=detector)
     save_state(out, a, cfg)
     t0 = time.perf_counter()
-    sel = select_segments(a.timeline, cfg, target_s)
+    sel = select_segments(a.timeline, cfg)
     write_outputs(out, analysis_doc(a), a.timeline, sel, cfg)
     timings = dict(a.timings, select=time.perf_counter() - t0)
+    t1 = time.perf_counter()
+    write_reports(out, a.timeline, sel.score, cfg, reporter=reporter)
+    timings["report"] = time.perf_counter() - t1
     notes = list(sel.notes)
     reel = None
     render_info: dict = {}
     reel_s = sum(s.duration for s in sel.selected)
     if render and sel.selected:
-        reel, render_info, timings["render"] = render_to(out, video, sel.selected, cfg, reporter=reporter)
+        reel, render_info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter)
         notes.extend(render_info.get("notes", []))
         reel_s = render_info.get("reel_s", reel_s)
     elif render:
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
-    return {
-        "input": str(video), "output": str(out), "fingerprint": a.fingerprint, "cache_hit": a.cache_hit,
-        "detector": a.detector, "segments": len(sel.segments), "selected": len(sel.selected),
-        "reel": str(reel) if reel else None, "reel_s": round(reel_s, 3),
-        "target_s": sel.target_s, "timings": {k: round(v, 3) for k, v in timings.items()}, "notes": notes,
-    }
+    return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes)
 
 
 def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray | None = None,

@@ -181,6 +181,33 @@ def test_one_bad_file_fails_alone_with_its_error(first_batch, matches):
     assert by_input["small.mp4"]["detector"] == CLASSIC and bad["detector"] is None
 
 
+def test_batch_writes_what_run_writes_and_its_target_survives_a_rescore(first_batch, matches, tmp_path):
+    """`run` and `batch` are one composer (`run.run_match`): the same files, the same
+    selection; the batch's --target-duration is recorded in config.yaml, so a later rescore
+    keeps it."""
+    out, _, _ = first_batch
+    single = tmp_path / "single"
+    r = run_cli("run", matches["a"], "-o", single, *SETTINGS)
+    assert r.returncode == 0, r.stderr
+    in_batch = out / "small"
+    ours = {p.name for p in single.iterdir() if p.is_file()}
+    assert ours >= {"segments.json", "timeline.csv", "timeline.png", "report.html", "config.yaml", "run.json"}
+    assert ours <= {p.name for p in in_batch.iterdir() if p.is_file()}
+
+    def chosen(folder):
+        return [(s["id"], s["start"], s["end"]) for s in json.loads((folder / "segments.json").read_text())["segments"]
+                if s["selected"]]
+
+    assert chosen(single) == chosen(in_batch)
+    assert "target_duration_s: 6.0" in (in_batch / "config.yaml").read_text()
+    copy = tmp_path / "rescored"
+    import shutil
+    shutil.copytree(in_batch, copy)
+    r = run_cli("rescore", copy, "--no-render")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((copy / "segments.json").read_text())["target_duration"] == pytest.approx(6.0)
+
+
 def test_rerun_skips_completed_matches(first_batch, matches):
     out, _, first_s = first_batch
     before = {p: p.stat().st_mtime_ns for p in (out / "small").iterdir() if p.is_file()}
