@@ -6,7 +6,7 @@ leaves in a broadcast rather than from how loud the moment is:
 
 - the score bug changes (one team's number goes up), when the score overlay was read;
 - play does not restart: after the moment come close-ups and off-pitch pictures (players,
-  bench, crowd) for tens of seconds instead of a wide shot of players moving; the crowd and
+  bench, crowd) for tens of seconds instead of a wide shot of play; the crowd and
   the bench on screen count again on their own (broadcasters show them after goals, rarely
   after a miss);
 - a replay package follows;
@@ -119,9 +119,10 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
             setattr(ev, unit_attr, float(np.nanmax(r[w >= cfg.sustain_z])))
 
     # Pictures: close-ups and off-pitch shots after the moment (the crowd and the bench
-    # among them), and how long until play restarts: a wide shot of players moving (the
-    # tracker follows some), held for `restart_wide_s`. Replays are not play, nor is a
-    # wide shot with no players in it (a player's knee slide filling the frame with grass).
+    # among them), and how long until play restarts (a wide shot held for
+    # `restart_wide_s`). Replays are not play. (A wide shot with no players tracked is not
+    # told apart: the tracker also loses players in fast pans of real play, and outside the
+    # two-pass windows there is no tracking at all.)
     scale = timeline.columns.get("shots_scale")
     if scale is not None:
         replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
@@ -131,9 +132,6 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
         ev.crowd_s = float(np.sum((sc >= OFF_PITCH) & ~replay[after])) * bin_s
         look = _bins(moment + cfg.reaction_delay_s, moment + cfg.no_play_max_s, bin_s, n)
         wide = (np.nan_to_num(np.asarray(scale, float)[look], nan=-1) == WIDE) & ~replay[look]
-        speed = timeline.columns.get("motion_speed")
-        if speed is not None and np.isfinite(np.asarray(speed, float)).any():
-            wide &= np.isfinite(np.asarray(speed, float)[look])
         need = max(int(round(cfg.restart_wide_s / bin_s)), 1)
         run, restart = 0, None
         for i, w in enumerate(wide):

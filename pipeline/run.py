@@ -485,9 +485,9 @@ class Selection:
 
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
     from .events import classify
-    from .signals.scorebug import minute_at
-    from .segments import (build_segments, cut_times, excitement_curve, explain_selection, reason_for, select,
-                           target_duration, trim_shot_fragments, widen_goal_cores)
+    from .signals.scorebug import footage_joins, minute_at
+    from .segments import (build_segments, cut_times, excitement_curve, explain_selection, keep_to_one_broadcast,
+                           reason_for, select, target_duration, trim_shot_fragments, widen_goal_cores)
 
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
@@ -504,17 +504,19 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
                      f"to the clip itself, so no minimum score ({cfg.segments.min_score:g}) applies")
     evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
     widen_goal_cores(segs, cfg.segments, timeline.duration_s)
+    bug = (timeline.meta or {}).get("scorebug") or {}
+    notes += keep_to_one_broadcast(segs, footage_joins(bug, cut_times(timeline)))
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s,
            goal_replays=cfg.segments.goal_replays)
-    notes += trim_shot_fragments(segs, cut_times(timeline), cfg.segments.min_shot_s)
+    notes += trim_shot_fragments(segs, cut_times(timeline), cfg.segments.min_shot_s,
+                                 cut_margin_s=0.5 / cfg.media.analysis_fps)
     with_replay = [s.replay_of for s in segs if s.selected and s.replay_of]
     if with_replay:
         notes.append(f"goal replays in the reel: {', '.join(with_replay)} shown again (segments.goal_replays)")
-    bug = (timeline.meta or {}).get("scorebug") or {}
     for s in segs:
         ev = evidence.get(s.id)
-        minute = minute_at(bug, s.moment)
+        s.minute = minute = minute_at(bug, s.moment)
         told = ([minute] if minute else []) + [f"{s.kind} ({s.confidence:.2f})"]
         told += ev.phrases() if ev is not None else []
         s.reason = "; ".join(told + [reason_for(s, timeline)])

@@ -419,13 +419,16 @@ def select(segments: list[Segment], target_s: float, min_score: float = 0.0, *,
     return sorted([s for s in segments if s.selected], key=lambda s: s.start)
 
 
-def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: float) -> list[str]:
+def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: float,
+                        cut_margin_s: float = 0.0) -> list[str]:
     """A selected segment never opens or closes on a fragment of another shot: an edge with
     a cut less than `min_shot_s` inside it moves onto that cut, unless that would cut off
     the moment itself (or leave under half the segment): less than `min_shot_s` of another
     shot is never the attack or the celebration. The time cut off is given back at the
     other edge where the candidate reaches further (up to a cut, never onto a new
-    fragment), so the reel keeps its length. Returns notes of what moved."""
+    fragment), so the reel keeps its length. An edge on a cut then steps `cut_margin_s`
+    inside: a cut's time lies midway between two analysis frames, so up to that much of
+    the other shot would otherwise open or close the segment. Returns notes of what moved."""
     notes = []
     cuts = np.asarray(cuts, float)
     if min_shot_s <= 0 or not len(cuts):
@@ -447,6 +450,11 @@ def trim_shot_fragments(segments: list[Segment], cuts: np.ndarray, min_shot_s: f
             s.end = float(tail.min())
             s.start = _give_back(s.start, max(s.start - gone, lo), cuts, min_shot_s, -1)
             notes.append(f"{s.id} closes {gone:.1f} s earlier, on the cut")
+        if cut_margin_s > 0 and s.duration > 4 * cut_margin_s:
+            if np.any(np.abs(cuts - s.start) < 1e-3):
+                s.start += cut_margin_s
+            if np.any(np.abs(cuts - s.end) < 1e-3):
+                s.end -= cut_margin_s
         s.peak = float(min(max(s.peak, s.start), s.end))
     return notes
 
@@ -464,6 +472,31 @@ def _give_back(edge: float, want: float, cuts: np.ndarray, min_shot_s: float, di
         return float(new.max()) if len(new) else float(want)
     new = inside[inside - want < min_shot_s]  # the new start would open on a fragment
     return float(new.min()) if len(new) else float(want)
+
+
+def keep_to_one_broadcast(segments: list[Segment], joins: list[float]) -> list[str]:
+    """No candidate crosses a join between two broadcasts (a montage of matches, see
+    `scorebug.footage_joins`): one that does is cut at the join, on the side of its moment
+    (another match's play is not this moment's attack). Returns a note of what was cut."""
+    cut = []
+    for s in segments:
+        inside = [j for j in joins if s.start + 1e-6 < j < s.end - 1e-6]
+        if not inside:
+            continue
+        at = s.moment
+        lo = max([j for j in inside if j <= at], default=s.start)
+        hi = min([j for j in inside if j > at], default=s.end)
+        if (lo, hi) == (s.start, s.end):
+            continue
+        cut.append(f"{s.id} at {lo if lo != s.start else hi:.1f} s")
+        s.start, s.end = float(lo), float(hi)
+        if s.core:
+            s.core = (min(max(s.core[0], lo), hi), max(min(s.core[1], hi), lo))
+        s.peak = float(min(max(s.peak, lo), hi))
+    if not cut:
+        return []
+    return [f"footage from another broadcast (another score bug) cut off the candidates that reached into it: "
+            + ", ".join(cut)]
 
 
 def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: float) -> None:

@@ -147,6 +147,7 @@ class Segment:
     replay_of: str | None = None
     kind: str | None = None  # "goal" | "chance" | "other" (pipeline/events.py); None: not classified
     confidence: float | None = None  # 0-1, confidence in `kind`
+    minute: str | None = None  # the match minute at the moment ("61'"), from the score bug's clock
     # Internal to selection, not part of segments.json: the moment's core, the time inside it
     # the moment turns on (where the audio rose) and, when the reel trimmed it, the
     # candidate's full extent.
@@ -177,6 +178,8 @@ class Segment:
             "replay_of": self.replay_of,
             "kind": self.kind,
             "confidence": self.confidence,
+            "moment": round(self.moment, 3),
+            "minute": self.minute,
         }
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from ..outputs import write_json, write_text
 from ..types import Segment, Timeline
 
-SCHEMA_VERSION = "1.2"  # 1.1: config_fingerprint, selections carry times with their ids; 1.2: kind, confidence
+SCHEMA_VERSION = "1.3"  # 1.1: config_fingerprint, selections carry times with their ids; 1.2: kind, confidence;
+# 1.3: moment, minute
 SEGMENTS_NAME = "segments.json"
 
 
@@ -137,6 +138,10 @@ def segments_doc_problem(doc: Any) -> str | None:
             return f"segment {sid}: kind {str(sg['kind'])[:20]!r} is not goal, chance or other"
         if sg.get("confidence") is not None and not (is_finite(sg["confidence"]) and 0 <= sg["confidence"] <= 1):
             return f"segment {sid}: confidence is not a number in 0-1"
+        if sg.get("moment") is not None and not is_finite(sg["moment"]):
+            return f"segment {sid}: moment is not a finite number"
+        if sg.get("minute") is not None and not (isinstance(sg["minute"], str) and len(sg["minute"]) <= 12):
+            return f"segment {sid}: minute is not a short text"
         if sg.get("replay_of") is not None and not (isinstance(sg["replay_of"], str) and SEGMENT_ID.match(sg["replay_of"])):
             return f"segment {sid}: replay_of is not a segment id"
     return None
@@ -159,8 +164,14 @@ def read_segments(out_dir: Path) -> dict:
 
 def segments_from_document(doc: dict) -> list[Segment]:
     fields = ("id", "start", "end", "peak", "score", "components", "rank", "selected", "reason", "replay_of",
-              "kind", "confidence")
-    return [Segment(**{k: s[k] for k in fields if k in s}) for s in doc["segments"]]
+              "kind", "confidence", "minute")
+    out = []
+    for s in doc["segments"]:
+        seg = Segment(**{k: s[k] for k in fields if k in s})
+        if s.get("moment") is not None:
+            seg.anchor = float(s["moment"])
+        out.append(seg)
+    return out
 
 
 def write_timeline_csv(out_dir: Path, timeline: Timeline, score: np.ndarray) -> Path:

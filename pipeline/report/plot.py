@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..outputs import atomic_write
+from ..signals.scorebug import minute_at
 from ..types import Segment, Timeline
 
 GROUPS = ("audio", "motion", "shots")
@@ -123,11 +124,20 @@ def plot_timeline(
     top = float(finite.max()) if len(finite) else 1.0
     bottom = float(finite.min()) if len(finite) else 0.0
     ax.set_ylim(bottom - 0.05 * (top - bottom + 1e-9), top + 0.32 * (top - bottom + 1e-9))
+    bug = (timeline.meta or {}).get("scorebug") or {}
     for k, s in enumerate(sorted(chosen, key=lambda s: s["start"])):
-        # Alternate label heights so neighbouring ranks do not print over each other.
+        # Alternate label heights so neighbouring ranks do not print over each other. The
+        # match minute, where the score bug's clock was read at the moment, beside the rank.
         y = 0.97 if k % 2 == 0 else 0.86
-        ax.text((s["start"] + s["end"]) / 2, y, f"#{s['rank']}", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=8, fontweight="bold", color="#8a5300", zorder=4)
+        minute = s.get("minute") or (minute_at(bug, float(s.get("moment", s["peak"]))) if bug else None)
+        ax.text((s["start"] + s["end"]) / 2, y, f"#{s['rank']}" + (f" {minute}" if minute else ""),
+                transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8, fontweight="bold",
+                color="#8a5300", zorder=4)
+    for c in bug.get("changes") or []:
+        if isinstance(c, dict) and "t_s" in c:
+            ax.axvline(float(c["t_s"]), color="#2a7a2a", lw=1.0, ls=":", zorder=3)
+            ax.text(float(c["t_s"]), 0.03, f" {c.get('score_from')} -> {c.get('score_to')}", transform=ax.get_xaxis_transform(),
+                    ha="left", va="bottom", fontsize=7, color="#2a7a2a", zorder=4)
     for e in truth:
         ax.text(e["time"], 1.01, e["type"], transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                 fontsize=8, color=TRUTH_COLOURS.get(e["type"], "#555555"))
@@ -136,6 +146,8 @@ def plot_timeline(
                plt.Rectangle((0, 0), 1, 1, color="#999999", alpha=0.6, label="other candidates")]
     handles += [plt.Line2D([], [], color=c, ls="--", lw=1.2, label=f"truth: {k}") for k, c in TRUTH_COLOURS.items()
                 if any(e["type"] == k for e in truth)]
+    if bug.get("changes"):
+        handles.append(plt.Line2D([], [], color="#2a7a2a", ls=":", lw=1.2, label="score bug changed"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
     # One panel per signal group.
@@ -175,7 +187,7 @@ def plot_timeline(
     last = axes[-1]
     last.xaxis.set_major_locator(MultipleLocator(_tick_step(duration)))
     last.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: clock(x)))
-    note = "match time (mm:ss)"
+    note = "video time (mm:ss); above each chosen moment its rank and, where the score bug's clock was read, the match minute"
     if factor > 1:
         note += f"; each point is the maximum over {factor * timeline.bin_s:g} s"
     last.set_xlabel(note, fontsize=8)

@@ -673,6 +673,29 @@ def minute_at(doc: dict, t_s: float) -> str | None:
     return minute_label(match_s) if match_s is not None else None
 
 
+def footage_joins(doc: dict, cuts) -> list[float]:
+    """Where the footage passes from one broadcast to another (a montage of matches): the
+    shot cut between two stretches of different score bugs, in another place on screen and,
+    where both were read, with other team names. A bug that moves or restyles with the same
+    teams is the same broadcast; a gap with no cut in it gives no join."""
+    cuts = sorted(float(c) for c in cuts)
+    out = []
+    stretches = [b for b in doc.get("stretches") or [] if "from_s" in b and "to_s" in b]
+    for a, b in zip(stretches, stretches[1:]):
+        if a.get("bug") == b.get("bug"):
+            continue
+        ta, tb = set(a.get("teams") or []), set(b.get("teams") or [])
+        if ta and tb and ta & tb:
+            continue  # the same teams: one broadcast's bug that moved or changed style
+        if not (ta and tb) and a.get("region") == b.get("region"):
+            continue
+        between = [c for c in cuts if float(a["to_s"]) - 0.5 <= c <= float(b["from_s"]) + 0.5]
+        if between:
+            mid = (float(a["to_s"]) + float(b["from_s"])) / 2
+            out.append(min(between, key=lambda c: abs(c - mid)))
+    return out
+
+
 def _result(region: Region | None, reads: list[Read], cfg, notes: list[str], stats: dict) -> ScorebugResult:
     reads = sorted(reads, key=lambda r: r.t_s)
     if region is None:
