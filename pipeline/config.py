@@ -142,9 +142,6 @@ class AudioSignalsConfig(_Section):
     voice_fmax_hz: float = Field(gt=0)
     voiced_min: float = Field(gt=0, lt=1)
     onset_delta_db: float = Field(gt=0)
-    peak_smooth_s: float = Field(ge=0)
-    peak_min_z: float = Field(gt=0)
-    peak_min_duration_s: float = Field(ge=0)
 
     @model_validator(mode="after")
     def _ordered(self):

@@ -824,18 +824,21 @@ def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray
     doc = read_segments(out)
     for problem in segments_problems(doc)[:5]:
         reporter.message(f"warning: segments.json: {problem}")
+    from .segments import excitement_curve
+
+    # The page's group lanes are the ones the score summed, column weights and all.
+    curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     if score is None:
         score = _saved_score(out, len(timeline.t_s))
     if score is None:
-        from .segments import excitement_curve
-
-        score = excitement_curve(timeline, cfg.weights, column_weights(cfg)).score
+        score = curve.score
     events = read_truth(truth) if truth else []
     title = f"{Path(doc['input']['path']).name}: {sum(s['selected'] for s in doc['segments'])} of {len(doc['segments'])} candidate segments selected"
     with reporter.stage("plot", None):
         png = plot_timeline(timeline, score, doc["segments"], out / "timeline.png", truth=events, title=title)
     with reporter.stage("report", float(len(doc["segments"])) or None) as update:
-        html = write_report(out, doc, timeline, score, thumbnails=cfg.report.thumbnails, truth=events, progress=update)
+        html = write_report(out, doc, timeline, score, thumbnails=cfg.report.thumbnails, truth=events, progress=update,
+                            group_levels=curve.groups)
     return {"timeline_png": png, "report_html": html}
 
 

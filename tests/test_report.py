@@ -187,3 +187,30 @@ def test_thumbnails_of_an_earlier_input_never_show_for_a_new_one(tmp_path):
     (r_b, r_g, r_r), (b_b, b_g, b_r) = means
     assert r_r > 200 and r_b < 60, "the first report shows the red video"
     assert b_b > 200 and b_r < 60, "the second report shows the blue video, not the cached red frames"
+
+
+def test_the_pages_group_lanes_are_the_ones_the_score_summed():
+    """With column weights that are not all 1 (and a group turned off), the page's lanes are
+    what the excitement curve used: weighted back together they give the score itself."""
+    from pipeline.report.html import timeline_data
+    from pipeline.segments import excitement_curve
+
+    n = 200
+    rng = np.random.default_rng(3)
+    cols = {"audio_loudness": rng.normal(0, 1, n), "audio_roar": rng.normal(2, 1, n),
+            "motion_speed": rng.normal(0, 1, n), "shots_closeup": rng.normal(0, 1, n)}
+    cols["motion_speed"][50:60] = np.nan  # a gap: its weight goes to the groups present
+    tl = Timeline(t_s=np.arange(n) * 0.5, bin_s=0.5, columns=cols, meta={})
+    weights = {"audio": 0.5, "motion": 0.3, "shots": 0.0}
+    curve = excitement_curve(tl, weights, {"audio_loudness": 3.0, "audio_roar": 1.0})
+    data = timeline_data(tl, curve.score, group_levels=curve.groups)
+    assert set(data["groups"]) == {"audio", "motion"}  # shots has weight 0: not in the score
+    audio = np.array(data["groups"]["audio"], dtype=float)
+    assert np.allclose(audio, (3 * cols["audio_loudness"] + cols["audio_roar"]) / 4, atol=2e-3)  # 3 decimals
+    motion = np.array([np.nan if v is None else v for v in data["groups"]["motion"]], dtype=float)
+    w = np.where(np.isnan(motion), 0.0, 0.3)
+    summed = (0.5 * audio + np.nan_to_num(motion) * w) / (0.5 + w)
+    assert np.allclose(summed, np.array(data["score"], dtype=float), atol=3e-3)
+    # Plain means would have drawn another audio lane, off by a whole z in places.
+    plain = np.array(timeline_data(tl, curve.score)["groups"]["audio"], dtype=float)
+    assert np.max(np.abs(plain - audio)) > 0.5

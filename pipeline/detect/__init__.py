@@ -21,7 +21,7 @@ from .base import Detector, available, build, read_detections, register, write_d
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Detector", "available", "get_detector", "read_detections", "register", "run_detection", "detect_video",
+    "Detector", "available", "get_detector", "read_detections", "register", "run_detection",
     "resolved_choice", "weights_given", "write_detections",
 ]
 
@@ -148,17 +148,3 @@ def run_detection(
         info["teams"] = splitter.describe()
     info.update(frames=len(out), seconds=round(seconds, 3), ms_per_frame=round(1000 * seconds / max(1, len(out)), 1))
     return out, info
-
-
-def detect_video(path, cfg, backend: str | None = None, progress: Callable[[Frame], None] | None = None,
-                 **frame_kwargs) -> tuple[list[Detections], dict]:
-    """Detections for a video file: picks the detector, asks `media.frames` for frames at the
-    width the detector wants (native for tiling) at `cfg.media.analysis_fps`, runs it.
-    `cfg` is the whole Config. Extra keyword arguments go to `media.frames` (start_s, end_s)."""
-    from .. import media
-
-    detector = get_detector(cfg.detect, backend)
-    width = detector.frame_width_px
-    stream = media.frames(path, fps=cfg.media.analysis_fps, width=width or 0,
-                          skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, **frame_kwargs)
-    return run_detection(stream, detector, cfg.detect, progress)

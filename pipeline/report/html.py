@@ -122,9 +122,13 @@ def extract_thumbnails(
     return out
 
 
-def timeline_data(timeline: Timeline, score: np.ndarray, max_points: int = PAGE_POINTS) -> dict:
-    """The timeline as the page draws it: per point the excitement, each group's mean level
-    (what the curve sums) and every signal (normalised, and raw where it was normalised)."""
+def timeline_data(timeline: Timeline, score: np.ndarray, max_points: int = PAGE_POINTS,
+                  group_levels: dict[str, np.ndarray] | None = None) -> dict:
+    """The timeline as the page draws it: per point the excitement, each group's level and
+    every signal (normalised, and raw where it was normalised).
+
+    `group_levels`: the lanes the score summed (`segments.excitement_curve(...).groups`,
+    column weights applied); without them, each group's plain mean of its columns."""
     from ..segments import scored_columns
 
     n = len(timeline.t_s)
@@ -132,6 +136,10 @@ def timeline_data(timeline: Timeline, score: np.ndarray, max_points: int = PAGE_
     cols = scored_columns(timeline)
     groups = {}
     for g in GROUPS:
+        if group_levels is not None:
+            if g in group_levels:
+                groups[g] = _finite_list(aggregate(np.asarray(group_levels[g], np.float64), factor))
+            continue
         names = cols.get(g) or []
         if not names:
             continue
@@ -183,6 +191,7 @@ def render_report(
     thumbs: dict[str, list[dict]] | None = None,
     truth: Sequence[dict] | None = None,
     notes: Sequence[str] = (),
+    group_levels: dict[str, np.ndarray] | None = None,
 ) -> str:
     """The page as text (see the module docstring for what it holds)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -204,7 +213,7 @@ def render_report(
         "segments": [{k: s.get(k) for k in ("id", "start", "end", "peak", "score", "rank", "selected", "replay_of")}
                      for s in segments],
         "truth": truth,
-        "timeline": timeline_data(timeline, score),
+        "timeline": timeline_data(timeline, score, group_levels=group_levels),
         "colours": {**GROUP_COLOURS, "selected": SELECTED_COLOUR, "truth": TRUTH_COLOURS},
     }
     detector = doc.get("detector") or {}
@@ -274,8 +283,10 @@ def write_report(
     thumbnails: int = 3,
     truth: Sequence[dict] | None = None,
     progress: Callable[[float], None] | None = None,
+    group_levels: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write OUT/report.html (thumbnails cached under OUT/thumbs/<input>/); returns its path."""
+    """Write OUT/report.html (thumbnails cached under OUT/thumbs/<input>/); returns its path.
+    `group_levels`: the group lanes the score summed (see `timeline_data`)."""
     from ..errors import MediaError
 
     out = Path(out)
@@ -291,5 +302,6 @@ def write_report(
                 thumbs = extract_thumbnails(video, as_dicts(doc["segments"]), thumbnails, Path(cache), progress=progress)
         except MediaError as exc:
             notes.append(f"thumbnails skipped: {exc}")
-    html = render_report(doc, timeline, score, out=out, video=video, thumbs=thumbs, truth=truth, notes=notes)
+    html = render_report(doc, timeline, score, out=out, video=video, thumbs=thumbs, truth=truth, notes=notes,
+                         group_levels=group_levels)
     return write_text(out / REPORT_NAME, html)

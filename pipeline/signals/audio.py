@@ -3,20 +3,17 @@
 Takes mono float32 chunks (streamed: only the features of the bin being filled are kept,
 never the waveform); gives raw per-bin columns `audio_loudness` (dB over a rolling baseline),
 `audio_roar` (sustained broadband bed, dB over its baseline), `audio_voice` (commentator
-pitch rise, semitones) and `audio_onsets` (per second), plus peaks with prominence/duration.
+pitch rise, semitones) and `audio_onsets` (per second).
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import librosa
 import numpy as np
 import scipy.fft
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks as _scipy_find_peaks
 
-from ..types import Timeline
 from .timeline import n_bins
 
 COLUMNS = ("audio_loudness", "audio_roar", "audio_voice", "audio_onsets")
@@ -28,7 +25,6 @@ UNITS = {
 }
 # Columns averaged into the excitement curve that audio peaks are picked on. Onsets are
 # left out: dense onsets are as often fast talk as excitement.
-EXCITEMENT_COLUMNS = ("audio_loudness", "audio_roar", "audio_voice")
 _VOICE_MAX_HZ = 2000.0  # pitch autocorrelation uses the spectrum below this (voice harmonics)
 _VOICED_MIN_SHARE = 0.2  # a bin with fewer voiced frames has no voice pitch
 _EPS = 1e-12
@@ -243,75 +239,3 @@ def missing_audio(duration_s: float, cfg, reason: str) -> tuple[dict[str, np.nda
     n = n_bins(duration_s, cfg.bin_s)
     cols = {name: np.full(n, np.nan) for name in COLUMNS}
     return cols, {"units": dict(UNITS), "silent_share": 1.0, "gap": reason}
-
-
-def excitement_curve(columns: Mapping[str, np.ndarray], names: Iterable[str] = EXCITEMENT_COLUMNS) -> np.ndarray:
-    """Mean of the normalised audio columns present (NaN where all are NaN)."""
-    arrs = [np.asarray(columns[k], np.float64) for k in names if k in columns]
-    if not arrs:
-        raise ValueError("no audio columns to build an excitement curve from")
-    stack = np.vstack(arrs)
-    count = np.isfinite(stack).sum(axis=0)
-    total = np.nansum(stack, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def find_peaks(
-    curve: np.ndarray, bin_s: float, *, min_prominence: float, min_duration_s: float, smooth_s: float = 0.0
-) -> list[dict]:
-    """Peaks of a per-bin curve with their prominence and duration.
-
-    The curve is smoothed with a moving average of `smooth_s`, NaN gaps count as baseline
-    (0). A peak must rise `min_prominence` above its surroundings and stay above half that
-    rise for `min_duration_s` (a roar lasts seconds; a shout does not).
-
-    Returns a list of {"t_s", "value", "prominence", "duration_s", "start_s", "end_s"},
-    times at bin centres, sorted by time. `t_s` is the top of the (smoothed) curve; for a
-    roar that plateaus, `start_s` (where it crosses half its prominence) marks the onset.
-    """
-    x = np.asarray(curve, np.float64)
-    if len(x) == 0:
-        return []
-    x = np.where(np.isfinite(x), x, 0.0)
-    k = int(round(smooth_s / bin_s)) | 1  # odd: a centred filter that does not shift peaks
-    if k > 1:
-        x = uniform_filter1d(x, size=k, mode="nearest")
-    # Pad so a peak at the very start or end of the clip is still a peak.
-    padded = np.concatenate([[0.0], x, [0.0]])
-    idx, props = _scipy_find_peaks(padded, prominence=min_prominence, width=0, rel_height=0.5)
-    out = []
-    for j, i in enumerate(idx):
-        dur = float(props["widths"][j]) * bin_s
-        if dur < min_duration_s:
-            continue
-        out.append({
-            "t_s": float((i - 1 + 0.5) * bin_s),
-            "value": float(padded[i]),
-            "prominence": float(props["prominences"][j]),
-            "duration_s": dur,
-            "start_s": max(float(props["left_ips"][j]) - 0.5, 0.0) * bin_s,
-            "end_s": min(float(props["right_ips"][j]) - 0.5, len(x)) * bin_s,
-        })
-    return out
-
-
-def audio_peaks(timeline: Timeline, cfg) -> list[dict]:
-    """Audio excitement peaks of a built (normalised) timeline, with raw levels for reasons.
-
-    `cfg` is `SignalsConfig`. Each peak also carries `loudness_db` and `roar_db` (dB over
-    the rolling baseline at the peak bin) when the timeline holds the raw columns.
-    """
-    a = cfg.audio
-    if not any(k in timeline.columns for k in EXCITEMENT_COLUMNS):
-        return []
-    curve = excitement_curve(timeline.columns)
-    peaks = find_peaks(curve, timeline.bin_s, min_prominence=a.peak_min_z,
-                       min_duration_s=a.peak_min_duration_s, smooth_s=a.peak_smooth_s)
-    raw = timeline.meta.get("raw", {})
-    for p in peaks:
-        b = min(int(p["t_s"] / timeline.bin_s), len(timeline.t_s) - 1)
-        for key, name in (("loudness_db", "audio_loudness"), ("roar_db", "audio_roar"), ("voice_st", "audio_voice")):
-            if name in raw and np.isfinite(raw[name][b]):
-                p[key] = float(raw[name][b])
-    return peaks

@@ -29,12 +29,6 @@ _WORK_WIDTH_PX = 320  # histograms and grass share need no more detail than this
 _HIST_BINS = (16, 8)  # hue x saturation: colour layout changes at a cut, lighting less so
 
 
-def grass_share(image_bgr: np.ndarray, hsv_lo, hsv_hi) -> float:
-    """Share of pixels inside the grass HSV range."""
-    hsv = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2HSV)
-    return float(np.count_nonzero(cv2.inRange(hsv, tuple(hsv_lo), tuple(hsv_hi)))) / (hsv.shape[0] * hsv.shape[1])
-
-
 def shot_scale(grass: np.ndarray, cfg) -> np.ndarray:
     """Scale code per grass share (NaN -> NaN); `cfg` is the `shots` config section."""
     g = np.asarray(grass, np.float64)
