@@ -277,15 +277,6 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
     click.echo(f"time      {timings['total_wall']:.1f} s")
 
 
-def _render_step(out: Path, video: str, sel_segments, cfg, mode: str | None) -> tuple[Path, dict, float]:
-    from . import run as runmod
-
-    reel, info, seconds = runmod.render_to(out, video, sel_segments, cfg, mode, RichReporter())
-    for n in info.get("notes", []):
-        click.echo(f"note      {n}", err=True)
-    return reel, info, seconds
-
-
 @cli.command()
 @click.argument("video", type=click.Path())
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True, help="Output folder.")
@@ -322,34 +313,16 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
 @config_options
 def rescore(out, target_duration, no_render, report, render_mode, config_path, overrides):
     """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
-    import time as _time
-
     from . import run as runmod
-    from .outputs import open_output_dir
 
-    out = open_output_dir(Path(out))  # no other run writes here meanwhile
-    base = out / "config.yaml"
+    base = Path(out) / "config.yaml"
     cfg = load_cfg(config_path or (base if base.exists() else None), overrides,
                    {"segments.target_duration_s": target_duration})
-    doc, timeline = runmod.load_state(out, cfg, RichReporter(), need_input=not no_render)
-    used = doc.get("config_sections", {})
-    now = runmod.analysis_config(cfg)
-    changed = [k for k in runmod.ANALYSIS_SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
-    t0 = _time.perf_counter()
-    sel = runmod.select_segments(timeline, cfg)
-    runmod.write_outputs(out, doc, timeline, sel, cfg)
-    timings = {"select": _time.perf_counter() - t0}
-    if report:
-        t1 = _time.perf_counter()
-        runmod.write_reports(out, timeline, sel.score, cfg, reporter=RichReporter())
-        timings["report"] = _time.perf_counter() - t1
-    reel = None
-    if not no_render and sel.selected:
-        reel, _, timings["render"] = _render_step(out, doc["input"], sel.selected, cfg, render_mode)
-    runmod.write_run_json(out, "rescore", timings, {"cache_hit": True})
-    if changed:
-        click.echo(f"note      {', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)", err=True)
-    _summary(out, sel, reel, timings, True)
+    res = runmod.rescore(out, cfg, render=not no_render, report=report, reporter=RichReporter(),
+                         render_mode=render_mode)
+    for n in res.notes[len(res.selection.notes):]:  # the render's notes and the analysis-settings note
+        click.echo(f"note      {n}", err=True)
+    _summary(res.output, res.selection, res.reel, res.timings, True)
 
 
 @cli.command()
@@ -361,34 +334,13 @@ def rescore(out, target_duration, no_render, report, render_mode, config_path, o
 def render(out, selection, render_mode, config_path, overrides):
     """Render OUT/reel.mp4 from OUT's selected segments, or from a selection file."""
     from . import run as runmod
-    from .config import load_config
-    from .report.files import read_segments, segments_from_document
-    from .report.files import read_selection
 
-    from .errors import OutputError
-    from .outputs import open_output_dir
-
-    out = open_output_dir(Path(out))  # no other run writes here meanwhile
-    base = out / "config.yaml"
-    cfg = load_config(config_path or (base if base.exists() else None), list(overrides))
-    doc, _ = runmod.load_state(out, cfg, RichReporter(), need_input=True)
-    seg_doc = read_segments(out)
-    if seg_doc["input"]["fingerprint"] != doc["fingerprint"]:
-        raise OutputError(f"{out}/segments.json describes another input than {out}/analysis.json; "
-                          f"run `highlights rescore {out}` to rewrite it")
-    segs = segments_from_document(seg_doc)
-    notes: list[str] = []
-    if selection:
-        chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"],
-                                config_fp=seg_doc.get("config_fingerprint"), notes=notes)
-    else:
-        chosen = [s for s in segs if s.selected]
-    for n in notes:
+    base = Path(out) / "config.yaml"
+    cfg = load_cfg(config_path or (base if base.exists() else None), overrides)
+    res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode)
+    for n in res.notes:
         click.echo(f"note      {n}", err=True)
-    reel, info, seconds = _render_step(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode)
-    shown = info.get("segments", len(chosen))
-    reel_s = info.get("reel_s", sum(s.duration for s in chosen))
-    click.echo(f"reel      {reel} ({reel_s:.1f} s, {shown} segments, {seconds:.1f} s to render)")
+    click.echo(f"reel      {res.reel} ({res.reel_s:.1f} s, {res.segments} segments, {res.seconds:.1f} s to render)")
 
 
 @cli.command(name="eval")

@@ -159,6 +159,7 @@ class ShotsSignalsConfig(_Section):
     wide_min_grass: float = Field(ge=0, le=1)  # share of frame
     medium_min_grass: float = Field(ge=0, le=1)
     off_pitch_max_grass: float = Field(ge=0, le=1)
+    closeup_min_figure: float = Field(gt=0, le=1)  # share of the frame one figure over the grass takes in a close-up
     cut_min_distance: float = Field(gt=0, le=1)  # Bhattacharyya distance
     cut_adaptive_ratio: float = Field(ge=1)
     cut_window_frames: int = Field(ge=1, le=20)

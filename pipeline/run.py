@@ -31,7 +31,7 @@ from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "7"  # bump when analysis code changes what a cached timeline holds
+ANALYSIS_VERSION = "8"  # bump when analysis code changes what a cached timeline holds
 ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 
@@ -798,6 +798,79 @@ def run_match(
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
     return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes)
+
+
+@dataclass
+class RenderResult:
+    """What `render_selection` rendered: the reel, its length and segments, the notes."""
+
+    reel: Path
+    reel_s: float
+    segments: int
+    seconds: float
+    notes: list[str]
+
+
+def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool = True,
+            reporter: Reporter | None = None, render_mode: str | None = None) -> MatchResult:
+    """What `highlights rescore` does: select again from OUT's cached analysis with `cfg`
+    (new weights, target), rewrite segments.json, timeline.csv, config.yaml and (with
+    `report`) the plot and the page, render the reel (with `render`), write run.json. The
+    video is only opened to render (and re-fingerprinted first). A note says which analysis
+    settings of `cfg` changed but only apply to a new analysis."""
+    from .outputs import open_output_dir
+
+    reporter = reporter or QuietReporter()
+    out = open_output_dir(Path(out))  # no other run writes here meanwhile
+    doc, timeline = load_state(out, cfg, reporter, need_input=render)
+    used = doc.get("config_sections", {})
+    now = analysis_config(cfg)
+    changed = [k for k in ANALYSIS_SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
+    t0 = time.perf_counter()
+    sel = select_segments(timeline, cfg)
+    write_outputs(out, doc, timeline, sel, cfg)
+    timings = {"select": time.perf_counter() - t0}
+    if report:
+        t1 = time.perf_counter()
+        write_reports(out, timeline, sel.score, cfg, reporter=reporter)
+        timings["report"] = time.perf_counter() - t1
+    reel, reel_s, notes = None, sum(s.duration for s in sel.selected), []
+    if render and sel.selected:
+        reel, info, timings["render"] = render_to(out, doc["input"], sel.selected, cfg, render_mode, reporter)
+        notes += info.get("notes", [])
+        reel_s = info.get("reel_s", reel_s)
+    write_run_json(out, "rescore", timings, {"cache_hit": True})
+    if changed:
+        notes.append(f"{', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)")
+    return MatchResult(str(doc["input"]), out, doc["fingerprint"], True, doc.get("detector") or {}, sel, reel,
+                       reel_s, timings, list(sel.notes) + notes)
+
+
+def render_selection(out: str | Path, cfg: Config, selection: str | Path | None = None, *,
+                     reporter: Reporter | None = None, render_mode: str | None = None) -> RenderResult:
+    """What `highlights render` does: OUT/reel.mp4 from OUT's selected segments, or from a
+    selection file (by id and time, checked against OUT's input and segments)."""
+    from .outputs import open_output_dir
+    from .report.files import read_segments, read_selection, segments_from_document
+
+    reporter = reporter or QuietReporter()
+    out = open_output_dir(Path(out))  # no other run writes here meanwhile
+    doc, _ = load_state(out, cfg, reporter, need_input=True)
+    seg_doc = read_segments(out)
+    if seg_doc["input"]["fingerprint"] != doc["fingerprint"]:
+        raise OutputError(f"{out}/segments.json describes another input than {out}/analysis.json; "
+                          f"run `highlights rescore {out}` to rewrite it")
+    segs = segments_from_document(seg_doc)
+    notes: list[str] = []
+    if selection:
+        chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"],
+                                config_fp=seg_doc.get("config_fingerprint"), notes=notes)
+    else:
+        chosen = [s for s in segs if s.selected]
+    reel, info, seconds = render_to(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode,
+                                    reporter)
+    return RenderResult(reel, info.get("reel_s", sum(s.duration for s in chosen)), info.get("segments", len(chosen)),
+                        seconds, notes + list(info.get("notes", [])))
 
 
 def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray | None = None,

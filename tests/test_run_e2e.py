@@ -140,12 +140,13 @@ def test_a_real_goal_clip_on_its_own_gets_its_goal_in_the_reel(tmp_path):
     e = run_cli("eval", out, "--truth", clip.parent / "labels.json", "--json")
     assert json.loads(e.stdout)["goal_recall"] == 1.0
     # A reel shorter than the goal's core (6 of ~8.5 s) is the core cut down around the
-    # moment, never an empty reel.
+    # moment, never an empty reel. (Its end lands on the cut to the celebration close-up and
+    # steps half an analysis frame, 0.1 s, inside it.)
     r = run_cli("rescore", out, "--no-render", "--target-duration", "6")
     assert r.returncode == 0, r.stderr
     chosen = [(s["start"], s["end"]) for s in json.loads((out / "segments.json").read_text())["segments"]
               if s["selected"]]
-    assert len(chosen) == 1 and chosen[0][1] - chosen[0][0] == pytest.approx(6.0, abs=0.01)
+    assert len(chosen) == 1 and 5.89 <= chosen[0][1] - chosen[0][0] <= 6.0 + 1e-6, chosen
     assert chosen[0][0] <= 1.9 and chosen[0][1] >= 5.9, chosen
 
 

@@ -218,3 +218,35 @@ def test_mancity_replay_after_a_dissolve_is_marked(cfg):
 def test_touchline_camera_run_has_no_replay(cfg):
     cols, meta = _real("nogoal_realmadrid_espanyol_run_audio/run.mp4", cfg)
     assert meta["replays"] == []
+
+
+def test_a_player_filling_a_shot_of_grass_is_a_close_up_not_a_wide_shot(cfg):
+    """A knee slide or a face against the pitch is mostly grass; what tells it from a wide
+    shot is one figure covering much of the frame. The stands along the top and a bar
+    across the whole frame (letterbox, boards) are no figure."""
+    from pipeline.signals.shots import figure_share, shot_scale
+
+    h, w = 180, 320
+    wide = np.full((h, w), 255, np.uint8)
+    wide[:30, :] = 0  # the stands
+    wide[-12:, :] = 0  # a letterbox bar
+    for k in range(20):  # players: small figures
+        wide[60 + 4 * (k % 5): 72 + 4 * (k % 5), 10 + 15 * k: 16 + 15 * k] = 0
+    close = np.full((h, w), 255, np.uint8)
+    cv2.ellipse(close, (160, 180), (70, 120), 0, 0, 360, 0, -1)  # a player rising from the bottom edge
+    assert figure_share(wide) < 0.02 and figure_share(close) > 0.15
+    shots = cfg.shots
+    grass = np.array([np.mean(wide > 0), np.mean(close > 0)])
+    assert list(shot_scale(grass, shots)) == [WIDE, WIDE]  # by grass alone both look wide
+    assert list(shot_scale(grass, shots, np.array([figure_share(wide), figure_share(close)]))) == [WIDE, CLOSE]
+
+
+@pytest.mark.real
+def test_real_knee_slide_on_the_grass_is_a_close_up(cfg):
+    """Aguero shirt off on the grass (8-10 s into the Man City clip) reads as a close-up;
+    the attack before it (1-4 s) stays wide."""
+    path = real_clip("goal_mancity_qpr_aguero_audio/goal.mp4")
+    cols, _ = shot_signals(media.frames(path, fps=5.0, width=640, end_s=11.0), media.probe(path).duration_s, cfg)
+    scale = cols["shots_scale"]
+    assert np.all(scale[2:8] == WIDE), scale[2:8]  # 1-4 s
+    assert np.mean(scale[16:20] >= CLOSE) >= 0.75, scale[16:20]  # 8-10 s

@@ -1,4 +1,5 @@
-"""Shot structure of the broadcast: cuts, shot scale from the grass share, replays.
+"""Shot structure of the broadcast: cuts, shot scale from the grass share (and the largest
+figure against it), replays.
 
 Takes the sampled `Frame` stream one frame at a time (`ShotDetector.update`), so the caller
 can feed the same decoded frames to detection; keeps a few floats per frame, never images.
@@ -29,15 +30,36 @@ _WORK_WIDTH_PX = 320  # histograms and grass share need no more detail than this
 _HIST_BINS = (16, 8)  # hue x saturation: colour layout changes at a cut, lighting less so
 
 
-def shot_scale(grass: np.ndarray, cfg) -> np.ndarray:
-    """Scale code per grass share (NaN -> NaN); `cfg` is the `shots` config section."""
+def shot_scale(grass: np.ndarray, cfg, figure: np.ndarray | None = None) -> np.ndarray:
+    """Scale code per grass share (NaN -> NaN); `cfg` is the `shots` config section. With
+    `figure` (the share of the frame its largest figure covers, see `figure_share`), a shot
+    wide by its grass but with one figure of `closeup_min_figure` or more is a close-up on
+    the grass."""
     g = np.asarray(grass, np.float64)
     out = np.full(g.shape, np.nan)
     ok = np.isfinite(g)
     out[ok] = np.where(g[ok] >= cfg.wide_min_grass, WIDE,
                        np.where(g[ok] >= cfg.medium_min_grass, MEDIUM,
                                 np.where(g[ok] > cfg.off_pitch_max_grass, CLOSE, OFF_PITCH)))
+    if figure is not None:
+        f = np.nan_to_num(np.asarray(figure, np.float64), nan=0.0)
+        out[(out == WIDE) & (f >= cfg.closeup_min_figure)] = CLOSE
     return out
+
+
+def figure_share(grass_mask: np.ndarray) -> float:
+    """Share of the frame covered by its largest figure against the grass: a connected
+    non-grass region that is not the stands or the sky (touching the top edge only) and
+    not a bar across the whole frame (letterbox, advertising boards). Players in a wide
+    shot cover under 2% each; a player filling a close-up on the grass, 15% and more."""
+    h, w = grass_mask.shape[:2]
+    n, _, stats, _ = cv2.connectedComponentsWithStats((grass_mask == 0).astype(np.uint8), connectivity=8)
+    best = 0
+    for x, y, bw, bh, area in stats[1:]:
+        if (y == 0 and y + bh < h) or bw >= 0.9 * w:
+            continue
+        best = max(best, int(area))
+    return best / float(h * w)
 
 
 def find_cuts(t_s: np.ndarray, distance: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +214,7 @@ class ShotDetector:
         self._t: list[float] = []
         self._d: list[float] = []
         self._grass: list[float] = []
+        self._figure: list[float] = []
         self._hists: dict[int, np.ndarray] = {}
 
     def update(self, frame: Frame) -> None:
@@ -203,8 +226,10 @@ class ShotDetector:
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, list(_HIST_BINS), [0, 180, 0, 256])
         hist /= max(float(hist.sum()), 1.0)
-        grass = float(np.count_nonzero(cv2.inRange(hsv, tuple(self.cfg.grass_hsv_lo), tuple(self.cfg.grass_hsv_hi))))
-        grass /= hsv.shape[0] * hsv.shape[1]
+        mask = cv2.inRange(hsv, tuple(self.cfg.grass_hsv_lo), tuple(self.cfg.grass_hsv_hi))
+        grass = float(np.count_nonzero(mask)) / (hsv.shape[0] * hsv.shape[1])
+        # The figure only matters where the grass would call the shot wide.
+        figure = figure_share(mask) if grass >= self.cfg.wide_min_grass else 0.0
         d = 0.0 if self._prev_hist is None else float(cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
         if d >= self.cfg.cut_min_distance:
             self._hists[len(self._d)] = hist  # kept for high-change frames only (stingers)
@@ -212,11 +237,13 @@ class ShotDetector:
         self._t.append(float(frame.t_s))
         self._d.append(d)
         self._grass.append(grass)
+        self._figure.append(figure)
 
     def frame_stats(self) -> dict[str, np.ndarray]:
-        """Per-frame metrics (t_s, hist distance to the previous frame, grass share): why a
-        cut was or was not found."""
-        return {"t_s": np.array(self._t), "distance": np.array(self._d), "grass": np.array(self._grass)}
+        """Per-frame metrics (t_s, hist distance to the previous frame, grass share, largest
+        figure's share): why a cut was or was not found, why a shot got its scale."""
+        return {"t_s": np.array(self._t), "distance": np.array(self._d), "grass": np.array(self._grass),
+                "figure": np.array(self._figure)}
 
     def finish(self, duration_s: float) -> tuple[dict[str, np.ndarray], dict]:
         c = self.cfg
@@ -228,10 +255,13 @@ class ShotDetector:
         replays = find_replays(t, d, g, duration_s, c, self._hists)
         # grass per bin: median of its frames; bins without a frame are gaps
         grass_bin = np.full(n, np.nan)
+        figure_bin = np.full(n, np.nan)
+        fig = np.array(self._figure, np.float64)
         idx = bin_index(t, self.bin_s, n)
         for b in np.unique(idx[idx >= 0]):
             grass_bin[b] = float(np.median(g[idx == b]))
-        scale = shot_scale(grass_bin, c)
+            figure_bin[b] = float(np.median(fig[idx == b]))
+        scale = shot_scale(grass_bin, c, figure_bin)
         closeup = np.where(np.isfinite(scale), (scale >= CLOSE).astype(np.float64), np.nan)
         cut = np.zeros(n)
         ci = bin_index(cut_t, self.bin_s, n)
