@@ -14,15 +14,9 @@ from pathlib import Path
 from . import media
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def ffmpeg_decode(path: str | Path, threads: int = 0) -> dict:
     """Decode every video frame with ffmpeg (`-f null`), no audio; frames, seconds, fps."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-threads", str(threads), "-nostdin", "-i", media.local_url(path),
+    cmd = [media.ffmpeg_exe(), "-hide_banner", "-nostats", "-threads", str(threads), "-nostdin", "-i", media.local_url(path),
            "-map", "0:v:0", "-f", "null", "-"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -205,6 +205,8 @@ def _cache_option(f):
 def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) -> None:
     from rich.table import Table
 
+    from .types import clock
+
     console = _console()
     chosen = sel.selected
     table = Table(title=f"{len(chosen)} of {len(sel.segments)} candidate segments selected", show_lines=False)
@@ -212,7 +214,7 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
         table.add_column(col, overflow="fold")
     for s in sorted(chosen, key=lambda s: s.start):
         kind = f"{s.kind or 'other'} {s.confidence:.2f}" if s.confidence is not None else (s.kind or "other")
-        table.add_row(s.id, str(s.rank), kind, _clock(s.start), _clock(s.end), f"{s.score:.2f}", s.reason)
+        table.add_row(s.id, str(s.rank), kind, clock(s.start, 2), clock(s.end, 2), f"{s.score:.2f}", s.reason)
     console.print(table)
     total = sum(s.duration for s in chosen)
     goals = [s for s in sel.segments if s.kind == "goal" and s.replay_of is None]
@@ -234,10 +236,6 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     console.print(f"time      {spent:.1f} s" + (" (analysis from cache)" if cache_hit else ""))
 
 
-def _clock(t: float) -> str:
-    return f"{int(t // 60):02d}:{t % 60:05.2f}"
-
-
 def _analysis_cfg(config_path, overrides, detector, weights):
     return load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights})
 
@@ -256,25 +254,15 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
     from . import run as runmod
 
     cfg = _analysis_cfg(config_path, overrides, detector, weights)
-    out = runmod.prepare(Path(out), force)
     t0 = _time.perf_counter()
-    a = runmod.analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", RichReporter())
-    runmod.save_state(out, a, cfg)
-    from .report.files import write_timeline_csv
-
-    sel = runmod.select_segments(a.timeline, cfg)
-    write_timeline_csv(out, a.timeline, sel.score)
-    from .outputs import write_text
-
-    write_text(out / "config.yaml", cfg.to_yaml())
-    timings = {**a.timings, "total_wall": _time.perf_counter() - t0}
-    runmod.write_run_json(out, "analyze", a.timings, {"cache_hit": a.cache_hit, "detector": a.detector})
+    a = runmod.analyze_match(video, out, cfg, reporter=RichReporter(), force=force, cache_dir=cache_dir)
+    out = Path(out)
     click.echo(f"timeline  {out}/timeline.csv ({len(a.timeline.t_s)} bins of {a.timeline.bin_s} s, "
                f"{len(a.timeline.columns)} signals){' from cache' if a.cache_hit else ''}")
     click.echo(f"detector  {a.detector.get('backend')} {a.detector.get('auto_reason', '')}".rstrip())
     for n in a.notes:
         click.echo(f"note      {n}")
-    click.echo(f"time      {timings['total_wall']:.1f} s")
+    click.echo(f"time      {_time.perf_counter() - t0:.1f} s")
 
 
 @cli.command()
@@ -353,6 +341,7 @@ def eval_cmd(out, truth, as_json):
     candidate kinds against TRUTH for OUT."""
     from .evaluate import evaluate_events
     from .report.files import read_segments
+    from .types import clock
 
     doc = read_segments(Path(out))
     try:
@@ -374,7 +363,7 @@ def eval_cmd(out, truth, as_json):
     for e in res["events"]:
         near = (f"{e['overlap_segment']} {e['kind']}" + (f" {e['confidence']:.2f}" if e.get("confidence") is not None else "")
                 if e["overlap_segment"] else "none")
-        click.echo(f"  {e['type']:6s} {_clock(e['time'])}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}"
+        click.echo(f"  {e['type']:6s} {clock(e['time'], 2)}  {'in reel' if e['in_reel'] else 'MISSED '}  best rank {e['best_rank']}"
                    f"  overlap rank {e['overlap_rank']} ({near})")
     cols = ("goal", "chance", "other", "missed")
     click.echo("kinds (rows: truth; columns: kind of the best-ranked candidate overlapping it; none: candidates on no event)")
@@ -392,40 +381,18 @@ def eval_cmd(out, truth, as_json):
 @click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
 def detect(video, out, detector, weights, annotate, config_path, overrides, force):
     """Detect and track players and ball in VIDEO: OUT/detections.parquet, OUT/tracks.parquet."""
-    from . import media
     from . import run as runmod
-    from .detect import get_detector, run_detection
-    from .detect.base import write_detections
-    from .outputs import write_text
-    from .track import track, track_summary, write_tracks
 
     cfg = _analysis_cfg(config_path, overrides, detector, weights)
-    info = media.probe(video)
-    runmod.check_limits(info, cfg)
-    out = runmod.prepare(Path(out), force)
-    det = get_detector(cfg.detect)
-    frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
-                          skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, info=info)
-    with progress("detect", info.duration_s) as update:
-        dets, det_info = run_detection(frames, det, cfg.detect, progress=lambda f: update(f.t_s))
-    with progress("track", None):
-        tracks = track(dets, cfg.track, info.width)
-    summary = track_summary(tracks)
-    write_detections(dets, out / "detections.parquet", det_info)
-    write_tracks(tracks, out / "tracks.parquet", {"detector": det_info, **summary})
-    write_text(out / "config.yaml", cfg.to_yaml())
-    click.echo(f"detector  {det_info.get('backend')} ({det_info.get('ms_per_frame')} ms/frame over {det_info.get('frames')} frames)")
-    if det_info.get("auto"):
-        click.echo(f"auto      {det_info['auto']}")
-    click.echo(f"tracks    {summary}")
-    click.echo(f"outputs   {out}/detections.parquet, {out}/tracks.parquet")
+    res = runmod.detect_and_track(video, out, cfg, annotate=annotate, reporter=RichReporter(), force=force)
+    d = res.detector
+    click.echo(f"detector  {d.get('backend')} ({d.get('ms_per_frame')} ms/frame over {d.get('frames')} frames)")
+    if d.get("auto"):
+        click.echo(f"auto      {d['auto']}")
+    click.echo(f"tracks    {res.tracks}")
+    click.echo(f"outputs   {Path(out)}/detections.parquet, {Path(out)}/tracks.parquet")
     if annotate:
-        from .detect.annotate import write_preview
-
-        with progress("annotate", None):
-            path = write_preview(media.frames(video, fps=cfg.media.analysis_fps, width=min(960, info.width), info=info),
-                                 tracks, out / "preview.mp4", fps=cfg.media.analysis_fps)
-        click.echo(f"preview   {path}")
+        click.echo(f"preview   {res.files[-1]}")
 
 
 @cli.command(name="eval-detector")

@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import EventsConfig
 from .signals.shots import CLOSE, OFF_PITCH, WIDE
-from .types import Segment, Timeline
+from .types import Segment, Timeline, clock
 
 
 
@@ -54,7 +54,7 @@ class Evidence:
         out = []
         if self.score_change:
             c = self.score_change
-            out.append(f"score {c['score_from']} -> {c['score_to']} at {_clock(c['t_s'])}")
+            out.append(f"score {c['score_from']} -> {c['score_to']} at {clock(c['t_s'])}")
         if self.replay_s > 0:
             out.append(f"replay package {self.replay_s:.0f} s")
         if self.reaction_s >= 1.0:
@@ -68,10 +68,6 @@ class Evidence:
         if self.voice_s >= 1.0:
             out.append(f"commentator's cry +{self.voice_st:.0f} semitones for {self.voice_s:.0f} s")
         return out
-
-
-def _clock(t_s: float) -> str:
-    return f"{int(t_s // 60):02d}:{int(t_s % 60):02d}"
 
 
 def _longest_run(mask: np.ndarray) -> int:

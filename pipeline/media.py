@@ -29,6 +29,13 @@ _VFR_SPREAD = 0.25  # relative spread of frame gaps above which a stream counts 
 _VFR_PACKETS = 600  # packets demuxed (not decoded) to judge the frame rate
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary the imageio-ffmpeg package ships (none is expected on the PATH)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def local_url(path: str | os.PathLike) -> str:
     """`path` as an FFmpeg input that can only mean that local file.
 

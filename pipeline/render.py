@@ -33,16 +33,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 @lru_cache(maxsize=8)
 def encoder_works(codec: str) -> bool:
     """True when ffmpeg has `codec` and it can encode one frame here (NVENC needs a GPU)."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x144:d=0.1",
+    cmd = [media.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x144:d=0.1",
            "-frames:v", "1", "-c:v", codec, "-f", "null", "-"]
     try:
         return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
@@ -73,7 +67,7 @@ def _tmp_near(out: Path, suffix: str) -> Path:
 
 def _run_ffmpeg(args: list[str], what: str) -> None:
     """ffmpeg with `args`, the output last (an absolute path); never reads stdin."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+    proc = subprocess.run([media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["unknown ffmpeg error"])[-1]
@@ -226,7 +220,7 @@ def moviepy_misreads(source, info: MediaInfo) -> str | None:
     largest picture or the most channels); both can differ from the streams probe chose, and
     a file without a stated duration (a recording that was never finished) it cannot read.
     """
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", media.local_url(source), "-frames:v", "0", "-frames:a", "0",
+    cmd = [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", media.local_url(source), "-frames:v", "0", "-frames:a", "0",
            "-f", "null", "-"]
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     listing, _, mapping = proc.stderr.partition("Stream mapping:")
@@ -398,4 +392,4 @@ def render_ffmpeg(source, segments: Sequence[Segment], out: Path, cfg: RenderCon
 
 
 def has_ffmpeg() -> bool:
-    return bool(shutil.which(ffmpeg_exe()) or Path(ffmpeg_exe()).exists())
+    return bool(shutil.which(media.ffmpeg_exe()) or Path(media.ffmpeg_exe()).exists())

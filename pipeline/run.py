@@ -1,18 +1,21 @@
-"""Compose the stages for one match: analyze (cached), select, render, report.
+"""Compose the stages: one function per user-level job, each returning a typed result.
 
-`analyze` decodes the video once and feeds every frame to detection, shot detection and
-camera motion, streams the audio through the audio signals, tracks, and assembles the
-timeline; the result is cached under a key of the input fingerprint and the config of those
-stages. `select_segments`, `render` and `write_reports` are cheap and re-run from the cache
-(`highlights rescore`). cli.py and batch.py call these; nothing else composes stages.
+- `run_match` (`highlights run`, and `highlights batch` for each match): analyze, select,
+  write the evidence files, the plot and the page, render, write run.json;
+- `rescore` (`highlights rescore`): select again from the cached analysis;
+- `render_selection` (`highlights render`): the reel of OUT's selection or a selection file;
+- `analyze`: decode the video once and feed every frame to detection, shot detection and
+  camera motion, stream the audio through the audio signals, track, and assemble the
+  timeline; cached through `pipeline.cache` under a key of the input fingerprint and the
+  config of those stages.
+
+cli.py and batch.py call these; nothing else composes stages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import platform
 import threading
 import time
@@ -23,7 +26,7 @@ from typing import Callable, ContextManager, Protocol
 
 import numpy as np
 
-from . import media
+from . import cache, media
 from .config import Config
 from .errors import MediaError, OutputError
 from .outputs import drop_stale_reel, prepare_output_dir, record_output, write_json, write_text
@@ -31,8 +34,6 @@ from .types import Frame, MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "8"  # bump when analysis code changes what a cached timeline holds
-ANALYSIS_SECTIONS = ("media", "detect", "track", "signals", "cascade")
 
 
 class Reporter(Protocol):
@@ -89,25 +90,6 @@ def check_limits(info: MediaInfo, cfg: Config) -> None:
                          f"raise it with --set media.max_height=...")
 
 
-def analysis_config(cfg: Config) -> dict:
-    """The config that shapes the cached analysis: its sections, less the column weights
-    (those only weight the excitement curve, which rescore recomputes)."""
-    d = cfg.section_dict(*ANALYSIS_SECTIONS)
-    d["media"].pop("decode_ahead", None)  # how, not what: the same frames either way
-    for group in ("audio", "motion", "shots"):
-        d["signals"].get(group, {}).pop("column_weights", None)
-    return d
-
-
-def analysis_key(fingerprint: str, cfg: Config) -> str:
-    """The cache key: input, analysis config, and the detector that config resolves to now
-    (`auto` with or without weights in models/, the weights file itself)."""
-    from .detect import resolved_choice
-    from .signals.timeline import cache_key
-
-    return cache_key(fingerprint, analysis_config(cfg) | {"detector_choice": resolved_choice(cfg.detect)}, ANALYSIS_VERSION)
-
-
 def _small(frame: Frame, width: int, info: MediaInfo) -> Frame:
     """The analysis-width view of a frame decoded larger (for a tiling detector)."""
     import cv2
@@ -135,13 +117,13 @@ def analyze(
     matches); by default one is built from `cfg.detect`.
     """
     from .detect import get_detector
-    from .detect.base import write_detections
     from .signals.audio import audio_signals, missing_audio
     from .signals.motion import motion_signals
+    from .signals.cascade import cascade_windows
     from .signals.scorebug import read_video as read_scorebug, scorebug_columns
     from .signals.shots import SCALE_NAMES
-    from .signals.timeline import build_timeline, write_timeline
-    from .track import track as track_objects, write_tracks
+    from .signals.timeline import build_timeline
+    from .track import track as track_objects
 
     reporter = reporter or QuietReporter()
     timer = Timer()
@@ -153,13 +135,12 @@ def analyze(
         fp = media.fingerprint(video, info.duration_s)
     if backend:
         cfg = cfg.model_copy(update={"detect": cfg.detect.model_copy(update={"backend": backend})})
-    key = analysis_key(fp, cfg)
-    cache_dir = Path(cache_root) / key[:16]
-    meta_path = cache_dir / "analysis.json"
-    if reuse_cache and meta_path.exists():
+    key = cache.analysis_key(fp, cfg)
+    cache_dir = cache.entry_dir(cache_root, key)
+    if reuse_cache and cache.has_entry(cache_dir):
         try:
-            meta, timeline = read_cache(cache_dir, fp, key)
-        except CacheDamaged as exc:
+            meta, timeline = cache.read_entry(cache_dir, fp, key)
+        except cache.CacheDamaged as exc:
             reporter.message(f"note: analysis cache {cache_dir} is damaged ({exc}): analysing again")
         else:
             reporter.message(f"analysis cache hit: {cache_dir} (same input and config; video not decoded again)")
@@ -167,7 +148,7 @@ def analyze(
                             {"analysis": time.perf_counter() - started,
                              **{f"cached_{k}": v for k, v in meta.get("timings", {}).items()}},
                             list(meta.get("notes", [])))
-    _check_writable(cache_dir)
+    cache.check_writable(cache_dir)
     notes: list[str] = []
     duration = info.duration_s
     if info.stated_duration_s and abs(info.stated_duration_s - duration) > max(1.0, 0.01 * duration):
@@ -284,119 +265,15 @@ def analyze(
             "windows": windows, "notes": notes,
         }
         timeline = build_timeline(duration, sc.bin_s, columns, meta, clip_z=sc.clip_z, min_scale=sc.min_scale)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        write_timeline(timeline, cache_dir, csv_file=False)
-        write_detections(detections, cache_dir / "detections.parquet", det_info)
-        write_tracks(tracks, cache_dir / "tracks.parquet")
     timings = {"analysis": round(time.perf_counter() - started, 3), **{k: round(v, 3) for k, v in timer.seconds.items()}}
     detector_doc = {k: v for k, v in det_info.items() if k not in ("seconds", "frames")}
-    write_json(meta_path, {
-        "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
-        "config": analysis_config(cfg), "detector": detector_doc,
-        "frames": stats, "timings": timings, "notes": notes,
-        "timeline_sha256": _sha256(cache_dir / "timeline.parquet"),
-    })
+    with timer("timeline"):
+        cache.write_entry(cache_dir, {
+            "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
+            "config": cache.analysis_config(cfg), "detector": detector_doc,
+            "frames": stats, "timings": timings, "notes": notes,
+        }, timeline, detections, det_info, tracks)
     return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
-
-
-class CacheDamaged(Exception):
-    """A cache entry that cannot be trusted: unreadable, truncated, or not this input's."""
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _check_writable(cache_dir: Path) -> None:
-    """Fail before any decoding when the analysis cannot be cached (a read-only --cache-dir)."""
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the cache folder {cache_dir}: {exc.strerror or exc}; "
-                          "give --cache-dir a folder you can write") from None
-    if not os.access(cache_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"cache folder {cache_dir} is not writable; give --cache-dir a folder you can write")
-
-
-def read_cache(cache_dir: Path, fingerprint: str, key: str | None = None) -> tuple[dict, Timeline]:
-    """The cached analysis of one input: its record and its timeline, both checked.
-
-    The record must name this input (fingerprint) and key, and the timeline file must be
-    the very one written with it (sha256): a truncated, swapped or hand-edited file raises
-    `CacheDamaged`, and the caller analyses again instead of using it.
-    """
-    from .signals.timeline import read_timeline
-
-    meta_path, tl_path = cache_dir / "analysis.json", cache_dir / "timeline.parquet"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CacheDamaged(f"{meta_path.name} unreadable: {type(exc).__name__}") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("detector"), dict) or not isinstance(meta.get("notes", []), list):
-        raise CacheDamaged(f"{meta_path.name} is not a cache record")
-    if meta.get("fingerprint") != fingerprint or (key is not None and meta.get("key") != key):
-        raise CacheDamaged(f"{meta_path.name} belongs to another input or config")
-    if not tl_path.is_file():
-        raise CacheDamaged(f"{tl_path.name} is missing")
-    try:
-        if meta.get("timeline_sha256") != _sha256(tl_path):
-            raise CacheDamaged(f"{tl_path.name} is not the file written with this record (truncated or replaced)")
-        timeline = read_timeline(tl_path)
-    except CacheDamaged:
-        raise
-    except Exception as exc:  # pyarrow's errors for a damaged file have no common base
-        raise CacheDamaged(f"{tl_path.name} unreadable: {type(exc).__name__}") from None
-    return meta, timeline
-
-
-def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: Config) -> list[tuple[float, float]]:
-    """Windows for the full video pass, from the audio pass alone.
-
-    Each audio column's robust z (loudness, roar bed, voice pitch) is smoothed over
-    `cascade.smooth_s`, so a sustained roar stands out and a lone shout does not, and the
-    highest of them is taken, so an excited commentator over a flat crowd counts as much as a
-    roar. Every stretch where that reaches `cascade.min_z` opens a window, widened by the
-    margins (the attack before a roar, the celebration after it). Windows cover at least
-    `min_fraction` of the match: the next-highest peaks are added until they do, so a quiet
-    broadcast still gets its loudest moments looked at.
-    """
-    from scipy.ndimage import uniform_filter1d
-    from scipy.signal import find_peaks
-
-    from .signals.timeline import robust_z
-
-    c = cfg.cascade
-    sc = cfg.signals
-    bin_s = sc.bin_s
-    zs = []
-    for name in ("audio_loudness", "audio_roar", "audio_voice"):
-        if name in audio_cols:
-            z, _, _ = robust_z(audio_cols[name], sc.min_scale.get(name, 1.0), sc.clip_z)
-            zs.append(z)
-    if not zs:
-        return [(0.0, duration_s)]
-    size = max(int(round(c.smooth_s / bin_s)), 1)
-    curve = np.max([uniform_filter1d(np.nan_to_num(z, nan=0.0), size, mode="nearest") for z in zs], axis=0)
-
-    # Bins get the video pass; each chosen bin brings its margins along.
-    n = len(curve)
-    pre, post = int(np.ceil(c.margin_pre_s / bin_s)), int(np.ceil(c.margin_post_s / bin_s))
-    analysed = np.zeros(n, bool)
-
-    def choose(i: int) -> None:
-        analysed[max(i - pre, 0): i + 1 + post] = True
-
-    for i in np.flatnonzero(curve >= c.min_z):
-        choose(int(i))
-    peaks, _ = find_peaks(np.r_[-np.inf, curve, -np.inf])
-    peaks = peaks - 1
-    for i in peaks[np.argsort(-curve[peaks], kind="stable")]:
-        if analysed.sum() * bin_s >= c.min_fraction * duration_s:
-            break
-        choose(int(i))
-    edges = np.flatnonzero(np.diff(np.r_[0, analysed.astype(np.int8), 0]))
-    return [(float(a * bin_s), float(min(b * bin_s, duration_s))) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter: Reporter, timer: Timer):
@@ -603,7 +480,7 @@ def analysis_doc(a: Analysis) -> dict:
 def save_state(out: Path, a: Analysis, cfg: Config) -> None:
     """What rescore/render need to find the cached analysis again without the video decode."""
     write_json(out / "analysis.json", analysis_doc(a) | {
-        "media": a.info.to_dict(), "notes": a.notes, "config_sections": analysis_config(cfg)})
+        "media": a.info.to_dict(), "notes": a.notes, "config_sections": cache.analysis_config(cfg)})
 
 
 def _damaged_state(out: Path, what: str) -> OutputError:
@@ -667,12 +544,12 @@ def load_state(out: Path, cfg: Config | None = None, reporter: Reporter | None =
     doc = read_state(out)
     video = check_input(doc, need_input)
     cache_dir = Path(doc["cache_dir"])
-    if not (cache_dir / "analysis.json").exists() and (out / "cache" / doc["key"][:16] / "analysis.json").exists():
-        cache_dir = out / "cache" / doc["key"][:16]  # the folder moved with its cache inside
+    if not cache.has_entry(cache_dir) and cache.has_entry(cache.entry_dir(out / "cache", doc["key"])):
+        cache_dir = cache.entry_dir(out / "cache", doc["key"])  # the folder moved with its cache inside
     try:
-        _, timeline = read_cache(cache_dir, doc["fingerprint"], doc["key"])
+        _, timeline = cache.read_entry(cache_dir, doc["fingerprint"], doc["key"])
         return doc | {"cache_dir": str(cache_dir.resolve())}, timeline
-    except CacheDamaged as exc:
+    except cache.CacheDamaged as exc:
         problem = f"cached analysis {cache_dir} cannot be used ({exc})"
     if video is None or cfg is None:
         raise OutputError(f"{problem}; run `highlights analyze` on the input into {out} again")
@@ -800,6 +677,64 @@ def run_match(
     return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes)
 
 
+def analyze_match(video: str | Path, out: str | Path, cfg: Config, *, reporter: Reporter | None = None,
+                  force: bool = False, cache_dir: str | Path | None = None) -> Analysis:
+    """What `highlights analyze` does: the analysis (cached) into OUT, with analysis.json,
+    timeline.csv, config.yaml and run.json, ready for `rescore` and `report`."""
+    from .report.files import write_timeline_csv
+
+    reporter = reporter or QuietReporter()
+    out = prepare(Path(out), force)
+    a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter)
+    save_state(out, a, cfg)
+    sel = select_segments(a.timeline, cfg)
+    write_timeline_csv(out, a.timeline, sel.score)
+    write_text(out / "config.yaml", cfg.to_yaml())
+    write_run_json(out, "analyze", a.timings, {"cache_hit": a.cache_hit, "detector": a.detector})
+    return a
+
+
+@dataclass
+class DetectResult:
+    """What `detect_and_track` wrote: the detector's record, the tracks' summary, the files."""
+
+    detector: dict
+    tracks: dict
+    files: list[Path]
+
+
+def detect_and_track(video: str | Path, out: str | Path, cfg: Config, *, annotate: bool = False,
+                     reporter: Reporter | None = None, force: bool = False) -> DetectResult:
+    """What `highlights detect` does: detect and track players and ball into
+    OUT/detections.parquet and OUT/tracks.parquet (and OUT/preview.mp4 with `annotate`)."""
+    from .detect import get_detector, run_detection
+    from .detect.base import write_detections
+    from .track import track, track_summary, write_tracks
+
+    reporter = reporter or QuietReporter()
+    info = media.probe(video)
+    check_limits(info, cfg)
+    out = prepare(Path(out), force)
+    det = get_detector(cfg.detect)
+    frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
+                          skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, info=info)
+    with reporter.stage("detect", info.duration_s) as update:
+        dets, det_info = run_detection(frames, det, cfg.detect, progress=lambda f: update(f.t_s))
+    with reporter.stage("track", None):
+        tracks = track(dets, cfg.track, info.width)
+    summary = track_summary(tracks)
+    files = [write_detections(dets, out / "detections.parquet", det_info),
+             write_tracks(tracks, out / "tracks.parquet", {"detector": det_info, **summary}),
+             write_text(out / "config.yaml", cfg.to_yaml())]
+    if annotate:
+        from .detect.annotate import write_preview
+
+        with reporter.stage("annotate", None):
+            files.append(write_preview(media.frames(video, fps=cfg.media.analysis_fps, width=min(960, info.width), info=info),
+                                       tracks, out / "preview.mp4", fps=cfg.media.analysis_fps))
+    return DetectResult(det_info, summary, files)
+
+
 @dataclass
 class RenderResult:
     """What `render_selection` rendered: the reel, its length and segments, the notes."""
@@ -824,8 +759,8 @@ def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool =
     out = open_output_dir(Path(out))  # no other run writes here meanwhile
     doc, timeline = load_state(out, cfg, reporter, need_input=render)
     used = doc.get("config_sections", {})
-    now = analysis_config(cfg)
-    changed = [k for k in ANALYSIS_SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
+    now = cache.analysis_config(cfg)
+    changed = [k for k in cache.SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
     t0 = time.perf_counter()
     sel = select_segments(timeline, cfg)
     write_outputs(out, doc, timeline, sel, cfg)

@@ -14,9 +14,8 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
 from .config import SegmentsConfig, WeightsConfig
-from .types import KINDS, Segment, Timeline
+from .types import GROUPS, KINDS, Segment, Timeline
 
-GROUPS = ("motion", "audio", "shots")
 # Columns that describe the shot rather than excitement: they shape segment edges and
 # replay handling but are not summed into the curve.
 STRUCTURAL = {"shots_scale", "shots_replay", "shots_grass"}

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import signal as sps
 
 from .errors import OutputError
+from .outputs import write_text
 
 PITCH_L, PITCH_W = 105.0, 68.0
 PX_PER_M = 16  # world raster resolution
@@ -633,9 +634,7 @@ def generate(
     if not scorebug:  # only then, so that default truth files stay as they were
         truth["scorebug"] = False
     truth_path = truth_path_for(out)
-    tmp_t = truth_path.with_name(f".{truth_path.name}.tmp")
-    tmp_t.write_text(json.dumps(truth, indent=2))
-    os.replace(tmp_t, truth_path)
+    write_text(truth_path, json.dumps(truth, indent=2))
     if progress:
         progress(1.0)
     return truth

@@ -18,6 +18,19 @@ BALL = CLASS_ID["ball"]
 NO_TEAM = -1
 
 
+# The signal groups, in the order of the `weights:` config section (and of every list of
+# them: the score's lanes, the plot's panels, the page's bars).
+GROUPS = ("motion", "audio", "shots")
+
+
+def clock(t_s: float, decimals: int = 0) -> str:
+    """Video time as mm:ss (or mm:ss.ss with `decimals`), minutes running past 60."""
+    t = max(float(t_s), 0.0)
+    if decimals:
+        return f"{int(t // 60):02d}:{t % 60:0{3 + decimals}.{decimals}f}"
+    return f"{int(t // 60):02d}:{int(t % 60):02d}"
+
+
 @dataclass(frozen=True)
 class AudioStreamInfo:
     index: int

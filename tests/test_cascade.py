@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.run import cascade_windows
+from pipeline.signals.cascade import cascade_windows
 from pipeline.signals.timeline import read_timeline
 
 from .conftest import run_cli

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.signals.timeline import (
-    bin_index, build_timeline, cache_key, n_bins, read_timeline, robust_z, write_timeline,
+    bin_index, build_timeline, n_bins, read_timeline, robust_z, write_timeline,
 )
 
 
@@ -84,7 +84,9 @@ def test_bad_column_name_is_refused():
 
 
 def test_cache_key_depends_on_input_and_config():
-    a = cache_key("abc", {"signals": {"bin_s": 0.5}})
-    assert a == cache_key("abc", {"signals": {"bin_s": 0.5}})
-    assert a != cache_key("abd", {"signals": {"bin_s": 0.5}})
-    assert a != cache_key("abc", {"signals": {"bin_s": 1.0}})
+    from pipeline.cache import key_of
+
+    a = key_of("abc", {"signals": {"bin_s": 0.5}})
+    assert a == key_of("abc", {"signals": {"bin_s": 0.5}})
+    assert a != key_of("abd", {"signals": {"bin_s": 0.5}})
+    assert a != key_of("abc", {"signals": {"bin_s": 1.0}})

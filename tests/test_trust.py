@@ -383,7 +383,7 @@ def test_an_auto_analysis_is_not_reused_once_weights_appear_or_change(tmp_path, 
     from pipeline.config import load_config
     from pipeline.detect import yolo
     from pipeline.errors import WeightsError
-    from pipeline.run import analysis_key
+    from pipeline.cache import analysis_key
 
     cfg = load_config(None, ["detect.backend=auto"])
 

@@ -17,19 +17,12 @@ import numpy as np
 
 from ..outputs import atomic_write
 from ..signals.scorebug import minute_at
-from ..types import Segment, Timeline
+from ..types import GROUPS, Segment, Timeline, clock
 
-GROUPS = ("audio", "motion", "shots")
 GROUP_COLOURS = {"audio": "#1f77b4", "motion": "#2ca02c", "shots": "#9467bd", "score": "#d62728"}
 TRUTH_COLOURS = {"goal": "#d62728", "chance": "#ff7f0e"}
 SELECTED_COLOUR = "#f2a93b"
 MAX_POINTS = 1500  # x resolution of the figure (px) is about this: more points only add ink
-
-
-def clock(t_s: float) -> str:
-    """mm:ss, minutes running past 60 (a match clock: 93:12)."""
-    t = max(float(t_s), 0.0)
-    return f"{int(t // 60):02d}:{int(t % 60):02d}"
 
 
 def aggregate(values: np.ndarray, factor: int) -> np.ndarray:

@@ -8,7 +8,6 @@ gives a `Timeline` whose listed columns are robust z-scores against the match's 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -113,13 +112,6 @@ def build_timeline(
     full_meta["norm"] = norm
     full_meta["duration_s"] = float(duration_s)
     return Timeline(bin_s=float(bin_s), t_s=bin_starts(duration_s, bin_s), columns=out, meta=full_meta)
-
-
-def cache_key(fingerprint: str, config_sections: Mapping[str, Any], version: str = "1") -> str:
-    """sha256 of the input fingerprint and the config of the stages that made the timeline."""
-    blob = json.dumps({"fingerprint": fingerprint, "config": config_sections, "version": version},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _jsonable(obj: Any) -> Any:
