@@ -96,7 +96,7 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
     duration = timeline.duration_s
     moment = seg.moment
     ev = Evidence(moment_s=moment, seen_s=max(duration - moment, 0.0))
-    raw = (timeline.meta or {}).get("raw", {})
+    raw = timeline.raw
 
     # Sound: sustained runs of roar and raised voice, around the moment.
     around = _bins(moment - cfg.sound_before_s, moment + cfg.sound_after_s, bin_s, n)
@@ -140,7 +140,7 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
         ev.no_play_s = min(ev.no_play_s, ev.seen_s)
 
     # A replay package starting after the moment, within the window.
-    spans = replays if replays is not None else (timeline.meta or {}).get("replays") or []
+    spans = replays if replays is not None else timeline.replays
     for a, b in spans:
         if moment < float(a) <= moment + cfg.replay_within_s:
             ev.replay_s = float(b) - float(a)
@@ -214,7 +214,7 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
     # every moment of the minute before it.
     moments = sorted(live, key=lambda s: s.moment)
     shown_by: dict[int, list[tuple[float, float]]] = {}
-    for a, b in (timeline.meta or {}).get("replays") or []:
+    for a, b in timeline.replays:
         before = [s for s in moments if s.moment < float(a)]
         if before and float(a) - before[-1].moment <= cfg.replay_within_s:
             shown_by.setdefault(id(before[-1]), []).append((float(a), float(b)))

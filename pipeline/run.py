@@ -369,7 +369,7 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
     segs = build_segments(timeline, curve, cfg.segments)
     target = target_duration(timeline.duration_s, cfg.segments, target_s)
-    notes = list(curve.notes) + list((timeline.meta or {}).get("notes", []))
+    notes = list(curve.notes) + list(timeline.notes)
     # Scores are z-scores against the input's own calm. An input shorter than the audio
     # baseline holds no calm to measure against (a goal clip is excitement from end to
     # end, so its goal scores ~0.6 against itself), and an absolute minimum would drop
@@ -381,7 +381,7 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
                      f"to the clip itself, so no minimum score ({cfg.segments.min_score:g}) applies")
     evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
     widen_goal_cores(segs, cfg.segments, timeline.duration_s)
-    bug = (timeline.meta or {}).get("scorebug") or {}
+    bug = timeline.scorebug
     notes += keep_to_one_broadcast(segs, footage_joins(bug, cut_times(timeline)))
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s,
@@ -403,8 +403,7 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
 
 def score_changes(timeline: Timeline) -> list[dict]:
     """Score-bug changes read during the analysis (`{"t_s", "score_from", "score_to", "team"}`)."""
-    bug = (timeline.meta or {}).get("scorebug") or {}
-    return [c for c in bug.get("changes", []) if isinstance(c, dict) and "t_s" in c]
+    return [c for c in timeline.scorebug.get("changes", []) if isinstance(c, dict) and "t_s" in c]
 
 
 

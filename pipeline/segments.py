@@ -105,9 +105,10 @@ def _smooth(x: np.ndarray, bins: int) -> np.ndarray:
 
 
 def cut_times(timeline: Timeline) -> np.ndarray:
-    meta_cuts = timeline.meta.get("cuts") if timeline.meta else None
-    if meta_cuts is not None:
-        return np.asarray(sorted(meta_cuts), float)
+    """The shot cuts: the analysis' own list, else (a timeline built without one) the
+    bins the `shots_cut` column marks."""
+    if timeline.cuts_s:
+        return np.asarray(sorted(timeline.cuts_s), float)
     col = timeline.columns.get("shots_cut")
     if col is None:
         return np.zeros(0)
@@ -170,7 +171,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
         if replay[p]:
             # A replay candidate is the replay itself: it never reaches back into live play.
-            for a, b in (timeline.meta or {}).get("replays") or []:
+            for a, b in timeline.replays:
                 if a <= t[p] < b:
                     start, end = max(start, float(a)), min(end, float(b))
         else:
@@ -229,7 +230,7 @@ def _onset(x: np.ndarray, i0: int, i1: int, bin_s: float, calm_fraction: float) 
 
 
 def replay_starts(timeline: Timeline) -> list[float]:
-    spans = (timeline.meta or {}).get("replays") or []
+    spans = timeline.replays
     return sorted(float(a) for a, _ in spans)
 
 
@@ -586,7 +587,7 @@ def _window(values: np.ndarray, seg: Segment, bin_s: float) -> np.ndarray:
 
 def reason_for(seg: Segment, timeline: Timeline) -> str:
     """A sentence built from the raw numbers behind the segment's score, strongest first."""
-    raw = (timeline.meta or {}).get("raw", {})
+    raw = timeline.raw
     bin_s = timeline.bin_s
     phrases: list[tuple[float, str]] = []
     for col, (template, floor) in _PHRASES.items():

@@ -127,18 +127,30 @@ class Tracks:
 
 @dataclass(frozen=True)
 class Timeline:
-    """Per-bin signal columns. NaN marks a gap (no audio, no pitch in view), never calm play."""
+    """Per-bin signal columns. NaN marks a gap (no audio, no pitch in view), never calm play.
+
+    The contract later stages read is typed here; `meta` keeps the per-signal diagnostics
+    (units, normalisation, gap reasons, frame statistics). On disk (`signals.timeline`) the
+    typed fields ride in the same JSON header as `meta`, under the keys of their names
+    (`cuts` for `cuts_s`, `windows` for `analysed_windows`)."""
 
     bin_s: float
     t_s: np.ndarray  # (B,) bin starts
     columns: dict[str, np.ndarray]  # "<group>_<name>" -> (B,) float
-    meta: dict = field(default_factory=dict)  # per-signal notes, raw units, gaps
+    meta: dict = field(default_factory=dict)  # per-signal diagnostics: units, norm, gaps
+    length_s: float | None = None  # the input's length (None: the bins' span)
+    cuts_s: list[float] = field(default_factory=list)  # shot cuts, s (midway between two analysis frames)
+    replays: list[tuple[float, float]] = field(default_factory=list)  # replay packages, [start, end] s
+    analysed_windows: list[tuple[float, float]] | None = None  # two-pass video windows; None: all of it
+    raw: dict[str, np.ndarray] = field(default_factory=dict)  # raw-unit copies of the normalised columns
+    notes: list[str] = field(default_factory=list)  # what the analysis wants the user told
+    scorebug: dict = field(default_factory=dict)  # the score-bug record (`ScorebugResult.to_dict`)
 
     @property
     def duration_s(self) -> float:
         """The input's length: the last bin may hold less than `bin_s` of it."""
         bins = float(len(self.t_s) * self.bin_s)
-        return min(bins, float(self.meta.get("duration_s", bins))) if self.meta else bins
+        return min(bins, float(self.length_s)) if self.length_s is not None else bins
 
 
 KINDS = ("goal", "chance", "other")  # what a candidate moment is, in ranking order

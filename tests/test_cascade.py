@@ -97,7 +97,7 @@ def test_cascade_run_analyses_only_windows_and_keeps_the_goals(calm_match, tmp_p
     state = json.loads((out / "analysis.json").read_text())
     assert any("two-pass analysis" in n for n in state["notes"])
     timeline = read_timeline(state["cache_dir"])
-    windows = timeline.meta["windows"]
+    windows = timeline.analysed_windows
     covered = sum(b - a for a, b in windows)
     assert 0 < covered < 0.8 * state["duration"]
     # Video signals exist inside the windows and are a gap (not zero) outside them.

@@ -7,6 +7,8 @@ close-up, off-pitch; replays), and the score bug.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -233,9 +235,9 @@ def test_the_match_minute_comes_from_the_bug_shown_at_the_moment():
     from pipeline import run as R
 
     tl = timeline(roar=[(75, 83, 12), (200, 208, 12)], closeups=[(77, 95)])
-    tl.meta["scorebug"] = {"found": True, "changes": [],
+    tl = dataclasses.replace(tl, scorebug={"found": True, "changes": [],
                            "clock": [[t, 1200.0 + t] for t in range(0, 60, 10)] + [[t, 3600.0 + t - 60] for t in range(60, 100, 10)],
-                           "stretches": [{"from_s": 0.0, "to_s": 58.0}, {"from_s": 60.0, "to_s": 95.0}]}
+                           "stretches": [{"from_s": 0.0, "to_s": 58.0}, {"from_s": 60.0, "to_s": 95.0}]})
     sel = R.select_segments(tl, load_config(), 60.0)
     in_second = min(sel.segments, key=lambda s: abs(s.peak - 78))
     unread = min(sel.segments, key=lambda s: abs(s.peak - 203))

@@ -110,7 +110,7 @@ def test_build_timeline_shapes_gaps_and_passthrough(duration, data):
     assert np.all(np.isnan(z[k:])), "missing tail bins are gaps, not calm play"
     assert np.all(np.abs(z[~np.isnan(z)]) <= 6.0)
     np.testing.assert_array_equal(tl.columns["shots_cut"][: min(lengths[1], n)], cut[:n])
-    np.testing.assert_array_equal(tl.meta["raw"]["audio_loudness"][:k], loud[:k])
+    np.testing.assert_array_equal(tl.raw["audio_loudness"][:k], loud[:k])
 
 
 # ---------------------------------------------------------------- weights

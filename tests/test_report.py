@@ -27,7 +27,7 @@ def _timeline(duration_s: float, bin_s: float = 0.5, spike_at_s: float | None = 
     if spike_at_s is not None:
         cols["audio_roar"][int(spike_at_s / bin_s)] = 6.0
     raw = {k: v * 3 + 10 for k, v in cols.items() if k.startswith(("audio", "motion"))}
-    return Timeline(bin_s, np.arange(n) * bin_s, cols, {"raw": raw, "duration_s": duration_s})
+    return Timeline(bin_s, np.arange(n) * bin_s, cols, {}, length_s=duration_s, raw=raw)
 
 
 def _doc(segments: list[Segment], path: str = "/videos/match.mp4") -> dict:

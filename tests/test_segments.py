@@ -139,7 +139,7 @@ def test_selection_invariants(tl, target, w_audio, w_motion):
     segs = build_segments(tl, curve, CFG.segments)
     chosen = select(segs, target, CFG.segments.min_score, min_len_s=CFG.segments.min_len_s,
                     keep_pre_s=CFG.segments.min_pre_s, keep_post_s=CFG.segments.min_post_s)
-    duration = tl.meta["duration_s"]  # the input's, not the bins' (a partial last bin)
+    duration = tl.duration_s  # the input's, not the bins' (a partial last bin)
     for s in segs:
         assert 0.0 <= s.start < s.end <= duration + 1e-9
         assert s.start <= s.peak <= s.end + BIN

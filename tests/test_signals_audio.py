@@ -73,7 +73,7 @@ def test_roar_is_a_moment_and_a_shout_is_not(cfg):
     assert 29.0 <= moments[0][0] <= 35.0
     b = slice(int(30.5 / 0.5), int(33.5 / 0.5))
     assert np.nanmin(tl.columns["audio_roar"][b]) > 2.0
-    assert np.nanmax(tl.meta["raw"]["audio_loudness"][b]) > 10.0, "the reason text can quote real dB"
+    assert np.nanmax(tl.raw["audio_loudness"][b]) > 10.0, "the reason text can quote real dB"
 
 
 def test_streaming_does_not_depend_on_chunk_size(cfg):

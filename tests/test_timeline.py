@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 
 import numpy as np
@@ -40,7 +42,7 @@ def test_normalised_columns_are_robust_z_and_others_pass_through():
     assert np.nanmax(np.abs(z[np.r_[0:5, 6:20, 24:40]])) < 2.0, "normal noise stays near 0"
     assert np.nanmax(z) <= 6.0
     assert tl.columns["shots_cut"][8] == 1.0 and tl.columns["shots_cut"].sum() == 1.0
-    assert tl.meta["raw"]["audio_loudness"][21] > 8.0, "raw dB kept for the reason text"
+    assert tl.raw["audio_loudness"][21] > 8.0, "raw dB kept for the reason text"
     assert tl.meta["norm"]["audio_loudness"]["scale"] >= 2.0
 
 
@@ -71,8 +73,14 @@ def test_write_read_round_trip_and_csv_contract(tmp_path):
     assert np.array_equal(back.t_s, tl.t_s)
     for k in tl.columns:
         assert np.allclose(back.columns[k], tl.columns[k], equal_nan=True)
-    assert np.allclose(back.meta["raw"]["audio_loudness"], tl.meta["raw"]["audio_loudness"], equal_nan=True)
+    assert np.allclose(back.raw["audio_loudness"], tl.raw["audio_loudness"], equal_nan=True)
     assert back.meta["shots"]["cuts_s"] == [4.25]
+    # The typed contract survives the round trip: cuts, replays, windows, notes, length.
+    tl = dataclasses.replace(tl, cuts_s=[4.25], replays=[(10.0, 14.5)], analysed_windows=[(0.0, 15.0)], notes=["a note"])
+    write_timeline(tl, tmp_path)
+    back = read_timeline(tmp_path)
+    assert (back.cuts_s, back.replays, back.analysed_windows, back.notes) == ([4.25], [(10.0, 14.5)], [(0.0, 15.0)], ["a note"])
+    assert back.duration_s == tl.duration_s and "cuts" not in back.meta and "raw" not in back.meta
     # overwrite in place works (atomic replace)
     write_timeline(tl, tmp_path)
     assert read_timeline(tmp_path / "timeline.parquet").columns.keys() == tl.columns.keys()

@@ -148,7 +148,7 @@ def timeline_data(timeline: Timeline, score: np.ndarray, max_points: int = PAGE_
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(stack, axis=0)
         groups[g] = _finite_list(aggregate(mean, factor))
-    raw = (timeline.meta or {}).get("raw") or {}
+    raw = timeline.raw
     signals = {name: _finite_list(aggregate(v, factor)) for name, v in sorted(timeline.columns.items())}
     raw_out = {name: _finite_list(aggregate(raw[name], factor)) for name in sorted(raw) if name in timeline.columns}
     return {

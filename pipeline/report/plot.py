@@ -75,7 +75,7 @@ def plot_timeline(
     segs = as_dicts(segments)
     truth = list(truth or [])
     n = len(timeline.t_s)
-    duration = max(float((timeline.meta or {}).get("duration_s", n * timeline.bin_s)), n * timeline.bin_s, 1e-3)
+    duration = max(timeline.duration_s, n * timeline.bin_s, 1e-3)
     factor = bucket_factor(n, max_points)
     t = np.asarray(timeline.t_s, np.float64)[::factor] if n else np.zeros(0)
     by_group: dict[str, list[str]] = {g: [] for g in GROUPS}
@@ -117,7 +117,7 @@ def plot_timeline(
     top = float(finite.max()) if len(finite) else 1.0
     bottom = float(finite.min()) if len(finite) else 0.0
     ax.set_ylim(bottom - 0.05 * (top - bottom + 1e-9), top + 0.32 * (top - bottom + 1e-9))
-    bug = (timeline.meta or {}).get("scorebug") or {}
+    bug = timeline.scorebug
     for k, s in enumerate(sorted(chosen, key=lambda s: s["start"])):
         # Alternate label heights so neighbouring ranks do not print over each other. The
         # match minute, where the score bug's clock was read at the moment, beside the rank.
@@ -144,8 +144,8 @@ def plot_timeline(
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
 
     # One panel per signal group.
-    cuts = np.asarray((timeline.meta or {}).get("cuts") or [], np.float64)
-    windows = (timeline.meta or {}).get("windows") or []
+    cuts = np.asarray(timeline.cuts_s, np.float64)
+    windows = timeline.analysed_windows or []
     for ax, group in zip(axes[1:], panels[1:]):
         cmap = plt.get_cmap("tab10")
         k = 0

@@ -2,7 +2,7 @@
 
 Takes raw columns (real units, one value per bin) from the audio, shots and motion stages;
 gives a `Timeline` whose listed columns are robust z-scores against the match's own baseline
-(raw copies kept in `meta["raw"]` for reason texts), written as parquet plus `timeline.csv`.
+(raw copies kept in `Timeline.raw` for reason texts), written as parquet plus `timeline.csv`.
 """
 
 from __future__ import annotations
@@ -83,11 +83,12 @@ def build_timeline(
     ----------
     columns : "<group>_<name>" -> per-bin values in raw units (NaN = gap). Arrays shorter or
         longer than the bin count are padded with NaN / cut.
-    meta : per-group notes (units, gap reasons, cut list, peaks); copied into `Timeline.meta`.
+    meta : per-group diagnostics (units, gap reasons), copied into `Timeline.meta`; its
+        contract keys become the typed fields (see `split_meta`).
     clip_z : z-scores are clipped to +/- this.
     min_scale : column -> floor of the robust scale in raw units; only these are normalised.
 
-    Returns a Timeline with `meta["raw"]` (raw copies of the normalised columns) and
+    Returns a Timeline with `raw` (raw copies of the normalised columns) and
     `meta["norm"]` ({column: {"median", "scale"}}) so reasons can quote real units.
     """
     n = n_bins(duration_s, bin_s)
@@ -108,10 +109,41 @@ def build_timeline(
         else:
             out[name] = values
     full_meta = dict(meta or {})
-    full_meta["raw"] = raw
     full_meta["norm"] = norm
-    full_meta["duration_s"] = float(duration_s)
-    return Timeline(bin_s=float(bin_s), t_s=bin_starts(duration_s, bin_s), columns=out, meta=full_meta)
+    full_meta.pop("raw", None)
+    full_meta.pop("duration_s", None)
+    return Timeline(bin_s=float(bin_s), t_s=bin_starts(duration_s, bin_s), columns=out, raw=raw,
+                    length_s=float(duration_s), **split_meta(full_meta))
+
+
+# Contract keys of the on-disk header: typed field <- header key.
+_FIELDS = {"cuts_s": "cuts", "replays": "replays", "analysed_windows": "windows", "notes": "notes",
+           "scorebug": "scorebug"}
+
+
+def split_meta(meta: dict) -> dict:
+    """`meta` (changed in place: the contract keys go) -> the typed fields and what is left
+    as `meta` (the diagnostics), as keyword arguments of `Timeline`."""
+    fields: dict[str, Any] = {
+        "cuts_s": [float(c) for c in meta.pop("cuts", None) or []],
+        "replays": [(float(a), float(b)) for a, b in meta.pop("replays", None) or []],
+        "analysed_windows": [(float(a), float(b)) for a, b in w] if (w := meta.pop("windows", None)) else None,
+        "notes": [str(n) for n in meta.pop("notes", None) or []],
+        "scorebug": dict(meta.pop("scorebug", None) or {}),
+    }
+    return fields | {"meta": meta}
+
+
+def joined_meta(timeline: Timeline) -> dict:
+    """The header as written: `meta` with the typed fields back under their keys."""
+    out = dict(timeline.meta)
+    for name, key in _FIELDS.items():
+        value = getattr(timeline, name)
+        if value is not None:
+            out[key] = [list(v) for v in value] if name in ("replays", "analysed_windows") else value
+    if timeline.length_s is not None:
+        out["duration_s"] = float(timeline.length_s)
+    return out
 
 
 def _jsonable(obj: Any) -> Any:
@@ -154,8 +186,8 @@ def write_timeline(timeline: Timeline, out_dir: str | os.PathLike, *, csv_file: 
     Both writes are atomic. Returns {"parquet": path, "csv": path (when written)}.
     """
     out = Path(out_dir)
-    meta = dict(timeline.meta)
-    raw = meta.pop("raw", {}) or {}
+    meta = joined_meta(timeline)
+    raw = timeline.raw or {}
     arrays = {"t": pa.array(np.asarray(timeline.t_s, np.float64))}
     for name, values in timeline.columns.items():
         arrays[name] = pa.array(np.asarray(values, np.float64))
@@ -191,7 +223,9 @@ def read_timeline(path: str | os.PathLike) -> Timeline:
             raw[name[len(_RAW_PREFIX):]] = values
         else:
             columns[name] = values
-    meta["raw"] = raw
+    meta.pop("raw", None)
+    length = meta.pop("duration_s", None)
     t_s = table.column("t").to_numpy(zero_copy_only=False).astype(np.float64)
     return Timeline(bin_s=float(header.get("bin_s", t_s[1] - t_s[0] if len(t_s) > 1 else 0.5)),
-                    t_s=t_s, columns=columns, meta=meta)
+                    t_s=t_s, columns=columns, raw=raw, length_s=float(length) if length is not None else None,
+                    **split_meta(meta))
