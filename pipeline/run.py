@@ -172,7 +172,7 @@ def analyze(
         with stage.stage("audio", duration) as update, timer("audio"):
             if not track_audio.present:
                 audio_notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
-                return missing_audio(duration, sc, track_audio.reason)
+                return missing_audio(duration, sc.bin_s, track_audio.reason)
 
             def chunks():
                 source = background(track_audio.chunks(), depth=1, name="highlights-audio") if alone else track_audio.chunks()
@@ -181,7 +181,7 @@ def analyze(
                         return
                     update(min(t0 + len(x) / track_audio.sr, duration))
                     yield t0, x
-            out = audio_signals(chunks(), track_audio.sr, duration, sc)
+            out = audio_signals(chunks(), track_audio.sr, duration, sc.audio, sc.bin_s)
         if track_audio.silent:
             audio_notes.append("audio stream is digital silence: audio signals are a gap")
         if track_audio.decode_errors:
@@ -256,7 +256,7 @@ def analyze(
         scale = shot_cols.get("shots_scale")
         off_pitch = SCALE_NAMES.index("off-pitch")
         in_view = None if scale is None else np.nan_to_num(scale, nan=off_pitch) < off_pitch
-        motion_cols, motion_meta = motion_signals(tracks, cam, duration, sc, pitch_in_view=in_view)
+        motion_cols, motion_meta = motion_signals(tracks, cam, duration, sc.motion, sc.bin_s, pitch_in_view=in_view)
     with timer("timeline"):
         columns = {**audio_cols, **motion_cols, **shot_cols, **scorebug_columns(bug, duration, sc.bin_s)}
         meta = {
@@ -302,8 +302,8 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
                                   skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
                                   threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel,
                                   skip_loop_filter=cfg.media.skip_loop_filter)
-            shots = ShotDetector(sc)
-            camera = CameraMotionEstimator(sc)
+            shots = ShotDetector(sc.shots, sc.bin_s)
+            camera = CameraMotionEstimator(sc.motion, (sc.shots.grass_hsv_lo, sc.shots.grass_hsv_hi))
             base = done
 
             def fed(stream=stream, shots=shots, camera=camera):

@@ -95,8 +95,15 @@ class Detections:
     team: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))  # (N,) NO_TEAM/0/1
 
     def __post_init__(self) -> None:
-        if len(self.team) != len(self.cls):
-            object.__setattr__(self, "team", np.full(len(self.cls), NO_TEAM, np.int16))
+        # Refused where built, never repaired later: a detector bug shows up at its source.
+        n = len(self.cls)
+        if np.shape(self.xyxy) != (n, 4) or np.shape(self.score) != (n,) or np.ndim(self.cls) != 1:
+            raise ValueError(f"Detections at {self.t_s:.3f} s: xyxy {np.shape(self.xyxy)}, score {np.shape(self.score)}, "
+                             f"cls {np.shape(self.cls)} do not describe the same {n} boxes")
+        if len(self.team) == 0 and n:  # not given: no team known yet
+            object.__setattr__(self, "team", np.full(n, NO_TEAM, np.int16))
+        elif np.shape(self.team) != (n,):
+            raise ValueError(f"Detections at {self.t_s:.3f} s: team {np.shape(self.team)} for {n} boxes")
 
     def __len__(self) -> int:
         return len(self.cls)
@@ -120,6 +127,12 @@ class Tracks:
     score: np.ndarray  # (M,) float32
     team: np.ndarray  # (M,) int16
     interpolated: np.ndarray  # (M,) bool: filled across a short gap, not seen
+
+    def __post_init__(self) -> None:
+        m = len(self.t_s)
+        shapes = {name: np.shape(getattr(self, name)) for name in ("t_s", "track_id", "cls", "score", "team", "interpolated")}
+        if any(sh != (m,) for sh in shapes.values()) or np.shape(self.xyxy) != (m, 4):
+            raise ValueError(f"Tracks: columns of different lengths {shapes} and xyxy {np.shape(self.xyxy)} for {m} rows")
 
     def __len__(self) -> int:
         return len(self.t_s)

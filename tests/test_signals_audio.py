@@ -60,7 +60,7 @@ def _timeline(cols, meta, duration_s, cfg):
 
 def _run(y, cfg, chunk_s=7.3):
     duration = len(y) / SR
-    cols, meta = audio_signals(_chunks(y, chunk_s), SR, duration, cfg)
+    cols, meta = audio_signals(_chunks(y, chunk_s), SR, duration, cfg.audio, cfg.bin_s)
     return _timeline(cols, meta, duration, cfg), cols
 
 
@@ -92,7 +92,7 @@ def test_digital_silence_and_missing_audio_are_gaps_not_calm(cfg):
         # bins 5.5-9.5 s (the edge bins hold frames that straddle the silence)
         assert np.isnan(cols[k][11:19]).all(), k
         assert np.isfinite(cols[k][:10]).all(), k
-    cols, meta = missing_audio(6.0, cfg, "no audio stream in x.mp4")
+    cols, meta = missing_audio(6.0, cfg.bin_s, "no audio stream in x.mp4")
     assert all(np.isnan(v).all() and len(v) == 12 for v in cols.values())
     assert meta["gap"] == "no audio stream in x.mp4"
 
@@ -101,7 +101,7 @@ def _real(rel, cfg):
     path = real_clip(rel)
     info = media.probe(path)
     track = media.audio(path, sr=SR, info=info)
-    cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg)
+    cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg.audio, cfg.bin_s)
     return _timeline(cols, meta, info.duration_s, cfg), meta
 
 

@@ -21,6 +21,10 @@ def cfg():
     return load_config().signals
 
 
+_SHOTS = load_config().signals.shots
+GRASS = (_SHOTS.grass_hsv_lo, _SHOTS.grass_hsv_hi)
+
+
 def _world(seed=0, w=2400, h=600):
     """A pitch-like picture: grass with mowing stripes, lines and small marks (texture LK can hold)."""
     rng = np.random.default_rng(seed)
@@ -50,16 +54,16 @@ def _frames(shift_px_per_frame=0.0, zoom_per_frame=1.0, n=15, fps=5.0):
 
 
 def test_camera_pan_is_measured_in_screen_widths_per_second(cfg):
-    cam = estimate_camera_motion(_frames(shift_px_per_frame=32.0), cfg)
+    cam = estimate_camera_motion(_frames(shift_px_per_frame=32.0), cfg.motion, GRASS)
     assert not cam.valid[0] and cam.valid[1:].all()
     # 32 px of 640 per 0.2 s = 0.25 screen widths/s
     assert np.nanmedian(cam.pan) == pytest.approx(0.25, rel=0.1)
-    static = estimate_camera_motion(_frames(0.0), cfg)
+    static = estimate_camera_motion(_frames(0.0), cfg.motion, GRASS)
     assert np.nanmax(static.pan) < 0.01
 
 
 def test_camera_zoom_is_measured(cfg):
-    cam = estimate_camera_motion(_frames(zoom_per_frame=1.04), cfg)
+    cam = estimate_camera_motion(_frames(zoom_per_frame=1.04), cfg.motion, GRASS)
     assert np.nanmedian(cam.zoom) == pytest.approx(np.log(1.04) * 5, rel=0.15)
     assert np.nanmedian(cam.pan) < 0.02
 
@@ -99,12 +103,12 @@ def test_player_speed_has_camera_motion_removed_and_scales_by_height(cfg):
         rows.append((t, 9, BALL, 600 + i * (300 + pan), 600.0, 8.0))
     tracks = _tracks(rows)
     cam = _camera(n, pan)
-    sp = track_speeds(tracks, cam, cfg)
+    sp = track_speeds(tracks, cam, cfg.motion)
     by_id = {i: np.median(sp["speed_mps"][sp["track_id"] == i]) for i in (1, 2, 3)}
     assert by_id[1] == pytest.approx(5.0, abs=0.1)
     assert by_id[2] == pytest.approx(0.0, abs=0.1)
     assert by_id[3] == pytest.approx(8.0, abs=0.15)
-    cols, meta = motion_signals(tracks, cam, n / fps, cfg)
+    cols, meta = motion_signals(tracks, cam, n / fps, cfg.motion, cfg.bin_s)
     assert np.nanmax(cols["motion_sprinters"]) == 1, "only the 8 m/s player sprints"
     assert np.nanmedian(cols["motion_speed"][1:]) > 5.0
     # ball: 300 px per frame, scaled by the median player height (90 px) -> 30 m/s
@@ -115,7 +119,7 @@ def test_player_speed_has_camera_motion_removed_and_scales_by_height(cfg):
 def test_without_compensation_a_standing_player_would_seem_to_run(cfg):
     n = 10
     rows = [(i / 5.0, 2, PLAYER, 900 - 40.0 * i, 520.0, 90.0) for i in range(n)]
-    still = track_speeds(_tracks(rows), _camera(n, 0.0), cfg)["speed_mps"]
+    still = track_speeds(_tracks(rows), _camera(n, 0.0), cfg.motion)["speed_mps"]
     assert np.median(still) == pytest.approx(4.0, abs=0.1)  # what the camera alone would cause
 
 
@@ -126,20 +130,20 @@ def test_converging_players_and_gaps(cfg):
         for k, (x0, y0) in enumerate([(200, 400), (1000, 400), (600, 200), (600, 700)]):
             f = 1 - 0.05 * i  # everyone closes in on (600, 425)
             rows.append((i / 5.0, k, PLAYER, 600 + (x0 - 600) * f, 425 + (y0 - 425) * f, 100.0))
-    cols, _ = motion_signals(_tracks(rows), _camera(n, 0.0), 4.0, cfg)
+    cols, _ = motion_signals(_tracks(rows), _camera(n, 0.0), 4.0, cfg.motion, cfg.bin_s)
     assert np.nanmin(cols["motion_converging"][:4]) > 0.5
     # nothing tracked after 2 s: gaps, not calm play
     assert np.isnan(cols["motion_speed"][4:]).all() and np.isnan(cols["motion_sprinters"][4:]).all()
     empty = Tracks(np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros((0, 4), np.float32),
                    np.zeros(0, np.float32), np.zeros(0, np.int16), np.zeros(0, bool))
-    cols, meta = motion_signals(empty, _camera(n, 0.0), 2.0, cfg, pitch_in_view=np.array([1, 1, 0, 0], bool))
+    cols, meta = motion_signals(empty, _camera(n, 0.0), 2.0, cfg.motion, cfg.bin_s, pitch_in_view=np.array([1, 1, 0, 0], bool))
     assert np.isnan(cols["motion_speed"]).all() and meta["gap"] == "no tracks"
     assert np.isnan(cols["motion_pan"][2:]).all() and np.isfinite(cols["motion_pan"][1])
 
 
 def _real_camera(rel, cfg):
     path = real_clip(rel)
-    return estimate_camera_motion(media.frames(path, fps=5.0, width=640), cfg)
+    return estimate_camera_motion(media.frames(path, fps=5.0, width=640), cfg.motion, GRASS)
 
 
 def test_real_camera_motion_in_pans_and_static_shots(cfg):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from pipeline.config import load_config
 from pipeline.detect import get_detector
@@ -187,3 +188,20 @@ def test_ids_stable_on_generated_footage_through_the_classic_detector():
     assert pairs >= 0.6 * truth.shape[0] * truth.shape[1]
     assert switches <= 0.01 * pairs, (switches, pairs)
     assert shared == 0
+
+
+def test_detections_and_tracks_refuse_mismatched_shapes_where_they_are_built():
+    """A detector or tracker bug shows up at its source, not as a silently repaired table."""
+    from pipeline.types import NO_TEAM, Detections, Tracks
+
+    ok = Detections(1.0, np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.zeros(2, np.int16))
+    assert list(ok.team) == [NO_TEAM, NO_TEAM]  # not given: no team known yet
+    with pytest.raises(ValueError, match="same 2 boxes"):
+        Detections(1.0, np.zeros((2, 4), np.float32), np.ones(3, np.float32), np.zeros(2, np.int16))
+    with pytest.raises(ValueError, match="team"):
+        Detections(1.0, np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.zeros(2, np.int16), np.zeros(1, np.int16))
+    cols = dict(t_s=np.zeros(3), track_id=np.zeros(3, np.int32), cls=np.zeros(3, np.int16), xyxy=np.zeros((3, 4)),
+                score=np.zeros(3), team=np.zeros(3, np.int16), interpolated=np.zeros(3, bool))
+    assert len(Tracks(**cols)) == 3
+    with pytest.raises(ValueError, match="different lengths"):
+        Tracks(**(cols | {"team": np.zeros(2, np.int16)}))

@@ -54,13 +54,14 @@ class AudioAnalyzer:
     yet complete (at most one bin plus one chunk's frames), plus a few floats per bin.
     """
 
-    def __init__(self, sr: int, duration_s: float, cfg) -> None:
-        a = cfg.audio
+    def __init__(self, sr: int, duration_s: float, cfg, bin_s: float) -> None:
+        """`cfg`: the `signals.audio` section; `bin_s`: the timeline's bin."""
+        a = cfg
         if sr <= 0:
             raise ValueError(f"sr must be positive, got {sr}")
         if a.hop_length > a.n_fft:
             raise ValueError("hop_length must not exceed n_fft")
-        self.sr, self.cfg, self.bin_s = sr, a, float(cfg.bin_s)
+        self.sr, self.cfg, self.bin_s = sr, a, float(bin_s)
         self.n = n_bins(duration_s, self.bin_s)
         self.n_fft, self.hop = a.n_fft, a.hop_length
         self.window = librosa.filters.get_window("hann", self.n_fft, fftbins=True).astype(np.float32)
@@ -209,7 +210,7 @@ class AudioAnalyzer:
 
 
 def audio_signals(
-    chunks: Iterable[tuple[float, np.ndarray]], sr: int, duration_s: float, cfg
+    chunks: Iterable[tuple[float, np.ndarray]], sr: int, duration_s: float, cfg, bin_s: float
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Per-bin audio columns from streamed chunks.
 
@@ -218,7 +219,8 @@ def audio_signals(
     chunks : (t0_s, mono float32 samples), contiguous, sample i at t = i / sr.
     sr : sample rate in Hz.
     duration_s : length of the timeline (the video), s.
-    cfg : `SignalsConfig` (uses `bin_s` and the `audio` section).
+    cfg : the `signals.audio` section.
+    bin_s : the timeline's bin, s.
 
     Returns (columns, meta): columns are `COLUMNS` in raw units (see `UNITS`), NaN in bins
     quieter than `silence_dbfs` (digital silence is a gap, not calm play).
@@ -226,16 +228,16 @@ def audio_signals(
     Example
     -------
     >>> track = media.audio(path, sr=cfg.media.audio_sr)
-    >>> cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg.signals)
+    >>> cols, meta = audio_signals(track.chunks(), track.sr, info.duration_s, cfg.signals.audio, cfg.signals.bin_s)
     """
-    analyzer = AudioAnalyzer(sr, duration_s, cfg)
+    analyzer = AudioAnalyzer(sr, duration_s, cfg, bin_s)
     for t0_s, samples in chunks:
         analyzer.update(t0_s, samples)
     return analyzer.finish()
 
 
-def missing_audio(duration_s: float, cfg, reason: str) -> tuple[dict[str, np.ndarray], dict]:
+def missing_audio(duration_s: float, bin_s: float, reason: str) -> tuple[dict[str, np.ndarray], dict]:
     """All-NaN audio columns for a file without (usable) audio: an explicit gap."""
-    n = n_bins(duration_s, cfg.bin_s)
+    n = n_bins(duration_s, bin_s)
     cols = {name: np.full(n, np.nan) for name in COLUMNS}
     return cols, {"units": dict(UNITS), "silent_share": 1.0, "gap": reason}

@@ -61,10 +61,12 @@ class CameraMotionEstimator:
     the camera are outliers; overlays are off the grass mask). Feed frames with `update`.
     """
 
-    def __init__(self, cfg) -> None:
-        self.cfg = cfg.motion
-        self.grass_lo = tuple(cfg.shots.grass_hsv_lo)
-        self.grass_hi = tuple(cfg.shots.grass_hsv_hi)
+    def __init__(self, cfg, grass_hsv: tuple) -> None:
+        """`cfg`: the `signals.motion` section; `grass_hsv`: (lo, hi) OpenCV HSV bounds of the
+        grass (the `signals.shots` range: one definition of the pitch's colour)."""
+        self.cfg = cfg
+        self.grass_lo = tuple(grass_hsv[0])
+        self.grass_hi = tuple(grass_hsv[1])
         self._prev: tuple[float, np.ndarray, np.ndarray] | None = None
         self._t: list[float] = []
         self._A: list[np.ndarray] = []
@@ -144,9 +146,9 @@ class CameraMotionEstimator:
         return CameraMotion(t, A, valid, pan, zoom, np.array(self._inl), self._width, self._to_flow)
 
 
-def estimate_camera_motion(frames, cfg) -> CameraMotion:
-    """Run a `CameraMotionEstimator` over a whole frame iterator (`cfg`: SignalsConfig)."""
-    est = CameraMotionEstimator(cfg)
+def estimate_camera_motion(frames, cfg, grass_hsv: tuple) -> CameraMotion:
+    """Run a `CameraMotionEstimator` over a whole frame iterator (`cfg`: `signals.motion`)."""
+    est = CameraMotionEstimator(cfg, grass_hsv)
     for f in frames:
         est.update(f)
     return est.finish()
@@ -189,9 +191,9 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg) -> dict[str, np.ndar
 
     Returns rows {"t_s", "track_id", "cls", "speed_mps", "h_px"}: one per pair of
     consecutive positions of a track (time = the later one). Pairs across a cut or an
-    unknown camera step have no speed (they are left out). `cfg` is `SignalsConfig`.
+    unknown camera step have no speed (they are left out). `cfg` is `signals.motion`.
     """
-    m = cfg.motion
+    m = cfg
     empty = {k: np.zeros(0) for k in ("t_s", "track_id", "cls", "speed_mps", "h_px")}
     if len(tracks) == 0 or len(camera.t_s) == 0:
         return empty
@@ -263,17 +265,17 @@ def _converging(tracks: Tracks, cfg) -> tuple[np.ndarray, np.ndarray]:
             if len(common) >= 3:
                 def spread(state, ids):
                     pts = state[2][[state[1][i] for i in ids]]
-                    return np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean() / state[3] * cfg.motion.player_height_m
+                    return np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean() / state[3] * cfg.player_height_m
                 out_t.append(tt)
                 rate = -(spread(cur, common) - spread(prev, common)) / (tt - prev[0])
                 # A rate beyond a sprint is an identity switch or a cut, not players closing in.
-                out_v.append(rate if abs(rate) <= cfg.motion.max_speed_mps else np.nan)
+                out_v.append(rate if abs(rate) <= cfg.max_speed_mps else np.nan)
         prev = cur
     return np.array(out_t), np.array(out_v)
 
 
 def motion_signals(
-    tracks: Tracks, camera: CameraMotion, duration_s: float, cfg, pitch_in_view: np.ndarray | None = None
+    tracks: Tracks, camera: CameraMotion, duration_s: float, cfg, bin_s: float, pitch_in_view: np.ndarray | None = None
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Per-bin motion columns in raw units (see `UNITS`); NaN = gap.
 
@@ -282,18 +284,19 @@ def motion_signals(
     tracks : from `track.py` (either detector backend); boxes in source pixels.
     camera : from `CameraMotionEstimator.finish()` over the same sampled frames.
     duration_s : timeline length, s.
-    cfg : `SignalsConfig` (uses `bin_s` and the `motion` section).
+    cfg : the `signals.motion` section.
+    bin_s : the timeline's bin, s.
     pitch_in_view : optional per-bin bool (e.g. `shots_scale != OFF_PITCH`); bins without the
         pitch become gaps in every motion column.
     """
-    m = cfg.motion
-    n = n_bins(duration_s, cfg.bin_s)
+    m = cfg
+    n = n_bins(duration_s, bin_s)
     cols: dict[str, np.ndarray] = {}
-    ci = bin_index(camera.t_s, cfg.bin_s, n)
+    ci = bin_index(camera.t_s, bin_s, n)
     cols["motion_pan"] = _bin_reduce(ci, camera.pan, n, np.mean)
     cols["motion_zoom"] = _bin_reduce(ci, np.abs(camera.zoom), n, np.mean)
     sp = track_speeds(tracks, camera, cfg)
-    si = bin_index(sp["t_s"], cfg.bin_s, n)
+    si = bin_index(sp["t_s"], bin_s, n)
     is_ball = sp["cls"] == BALL
     player = ~is_ball
     cols["motion_speed"] = _bin_reduce(np.where(player, si, -1), sp["speed_mps"], n,
@@ -309,7 +312,7 @@ def motion_signals(
     cols["motion_sprinters"] = sprint
     cols["motion_ball_speed"] = _bin_reduce(np.where(is_ball, si, -1), sp["speed_mps"], n, np.median)
     ct, cv = _converging(tracks, cfg)
-    cols["motion_converging"] = _bin_reduce(bin_index(ct, cfg.bin_s, n), cv, n, np.mean)
+    cols["motion_converging"] = _bin_reduce(bin_index(ct, bin_s, n), cv, n, np.mean)
     if pitch_in_view is not None:
         off = ~np.asarray(pitch_in_view, bool)[:n]
         for v in cols.values():

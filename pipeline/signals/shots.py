@@ -204,12 +204,13 @@ def _burst_look(hists: dict[int, np.ndarray], frames: np.ndarray) -> np.ndarray 
 class ShotDetector:
     """Feed frames with `update(frame)`; `finish(duration_s)` gives columns and meta.
 
-    `cfg` is `SignalsConfig` (uses `bin_s` and the `shots` section).
+    `cfg` is the `signals.shots` section (the grass range is its own); `bin_s` the
+    timeline's bin.
     """
 
-    def __init__(self, cfg) -> None:
-        self.cfg = cfg.shots
-        self.bin_s = float(cfg.bin_s)
+    def __init__(self, cfg, bin_s: float) -> None:
+        self.cfg = cfg
+        self.bin_s = float(bin_s)
         self._prev_hist: np.ndarray | None = None
         self._t: list[float] = []
         self._d: list[float] = []
@@ -286,9 +287,10 @@ class ShotDetector:
         return columns, meta
 
 
-def shot_signals(frames, duration_s: float, cfg) -> tuple[dict[str, np.ndarray], dict]:
-    """Convenience: run a `ShotDetector` over a whole frame iterator."""
-    det = ShotDetector(cfg)
+def shot_signals(frames, duration_s: float, cfg, bin_s: float) -> tuple[dict[str, np.ndarray], dict]:
+    """Convenience: run a `ShotDetector` (`cfg`: the `signals.shots` section) over a whole
+    frame iterator."""
+    det = ShotDetector(cfg, bin_s)
     for f in frames:
         det.update(f)
     return det.finish(duration_s)
