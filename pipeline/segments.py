@@ -495,7 +495,7 @@ def keep_to_one_broadcast(segments: list[Segment], joins: list[float]) -> list[s
         s.peak = float(min(max(s.peak, lo), hi))
     if not cut:
         return []
-    return [f"footage from another broadcast (another score bug) cut off the candidates that reached into it: "
+    return ["footage from another broadcast (another score bug) cut off the candidates that reached into it: "
             + ", ".join(cut)]
 
 
