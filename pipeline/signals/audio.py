@@ -165,8 +165,10 @@ class AudioAnalyzer:
             self._tail = buf
             return
         n_frames = 1 + (len(buf) - self.n_fft) // self.hop
-        frames = librosa.util.frame(buf[: (n_frames - 1) * self.hop + self.n_fft], frame_length=self.n_fft,
-                                    hop_length=self.hop, axis=0)
+        # numpy's strided view, the same frames as librosa.util.frame: importing librosa.util
+        # compiles its numba kernels, 13-18 s on the first run after an install.
+        frames = np.lib.stride_tricks.sliding_window_view(buf[: (n_frames - 1) * self.hop + self.n_fft],
+                                                          self.n_fft)[:: self.hop]
         t = (self._tail_start + np.arange(n_frames) * self.hop + self.n_fft / 2) / self.sr
         feats = self._frame_features(frames, t)
         if self._pending is None:
