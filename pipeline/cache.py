@@ -118,10 +118,10 @@ def read_entry(entry: Path, fingerprint: str, key: str | None = None) -> tuple[d
     return meta, timeline
 
 
-def write_entry(entry: Path, record: dict, timeline: Timeline, detections: list[Detections], det_info: dict,
-                tracks: Tracks) -> None:
-    """Write one entry: the timeline, detections and tracks, then the record (with the
-    timeline's sha256) last, so an entry interrupted halfway is never taken as complete."""
+def write_data(entry: Path, timeline: Timeline, detections: list[Detections], det_info: dict,
+               tracks: Tracks) -> None:
+    """An entry's data: the timeline, detections and tracks. Its record comes after them
+    (`write_record`), so an entry interrupted halfway is never taken as complete."""
     from .detect.base import write_detections
     from .signals.timeline import write_timeline
     from .track import write_tracks
@@ -130,4 +130,8 @@ def write_entry(entry: Path, record: dict, timeline: Timeline, detections: list[
     write_timeline(timeline, entry, csv_file=False)
     write_detections(detections, entry / "detections.parquet", det_info)
     write_tracks(tracks, entry / "tracks.parquet")
+
+
+def write_record(entry: Path, record: dict) -> None:
+    """The entry's record, with the sha256 of the timeline written by `write_data`: last."""
     write_json(entry / RECORD, {**record, "timeline_sha256": sha256(entry / TIMELINE)})

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import EventsConfig
+from .segments import replay_mask
 from .signals.shots import CLOSE, OFF_PITCH, WIDE
 from .types import Segment, Timeline, clock
 
@@ -68,10 +69,6 @@ class Evidence:
         if self.voice_s >= 1.0:
             out.append(f"commentator's cry +{self.voice_st:.0f} semitones for {self.voice_s:.0f} s")
         return out
-
-
-def _longest_run(mask: np.ndarray) -> int:
-    return _longest(mask)[1]
 
 
 def _longest(mask: np.ndarray) -> tuple[int, int]:
@@ -121,7 +118,7 @@ def gather(seg: Segment, timeline: Timeline, cfg: EventsConfig, score_changes: l
     # two-pass windows there is no tracking at all.)
     scale = timeline.columns.get("shots_scale")
     if scale is not None:
-        replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
+        replay = replay_mask(timeline)
         after = _bins(moment + cfg.reaction_delay_s, moment + cfg.reaction_window_s, bin_s, n)
         sc = np.nan_to_num(np.asarray(scale, float)[after], nan=0.0)
         ev.reaction_s = float(np.sum(sc >= CLOSE)) * bin_s
@@ -189,8 +186,7 @@ def reaction_began(timeline: Timeline, t_s: float) -> float | None:
         return None
     n = len(timeline.t_s)
     sc = np.nan_to_num(np.asarray(scale, float), nan=-1.0)
-    replay = np.nan_to_num(np.asarray(timeline.columns.get("shots_replay", np.zeros(n)), float)) > 0.5
-    reaction = (sc >= CLOSE) & ~replay
+    reaction = (sc >= CLOSE) & ~replay_mask(timeline)
     i = min(max(int(t_s // timeline.bin_s), 0), n - 1)
     if n == 0 or not reaction[i]:
         return None
@@ -253,7 +249,6 @@ def classify(segments: list[Segment], timeline: Timeline, cfg: EventsConfig,
                     s.confidence = round(p, 3)
                 else:
                     s.anchor = found
-                    confidence(ev, cfg)  # ev.terms back to the evidence kept
         evidence[s.id] = ev
     by_id = {s.id: s for s in segments}
     for s in segments:

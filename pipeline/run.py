@@ -265,14 +265,14 @@ def analyze(
             "windows": windows, "notes": notes,
         }
         timeline = build_timeline(duration, sc.bin_s, columns, meta, clip_z=sc.clip_z, min_scale=sc.min_scale)
+        cache.write_data(cache_dir, timeline, detections, det_info, tracks)
     timings = {"analysis": round(time.perf_counter() - started, 3), **{k: round(v, 3) for k, v in timer.seconds.items()}}
     detector_doc = {k: v for k, v in det_info.items() if k not in ("seconds", "frames")}
-    with timer("timeline"):
-        cache.write_entry(cache_dir, {
-            "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
-            "config": cache.analysis_config(cfg), "detector": detector_doc,
-            "frames": stats, "timings": timings, "notes": notes,
-        }, timeline, detections, det_info, tracks)
+    cache.write_record(cache_dir, {
+        "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
+        "config": cache.analysis_config(cfg), "detector": detector_doc,
+        "frames": stats, "timings": timings, "notes": notes,
+    })
     return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
 
 
@@ -382,11 +382,12 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     evidence = classify(segs, timeline, cfg.events, score_changes(timeline))
     widen_goal_cores(segs, cfg.segments, timeline.duration_s)
     bug = timeline.scorebug
-    notes += keep_to_one_broadcast(segs, footage_joins(bug, cut_times(timeline)))
+    cuts = cut_times(timeline)
+    notes += keep_to_one_broadcast(segs, footage_joins(bug, cuts))
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s,
            goal_replays=cfg.segments.goal_replays)
-    notes += trim_shot_fragments(segs, cut_times(timeline), cfg.segments.min_shot_s,
+    notes += trim_shot_fragments(segs, cuts, cfg.segments.min_shot_s,
                                  cut_margin_s=0.5 / cfg.media.analysis_fps)
     with_replay = [s.replay_of for s in segs if s.selected and s.replay_of]
     if with_replay:
@@ -404,7 +405,6 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
 def score_changes(timeline: Timeline) -> list[dict]:
     """Score-bug changes read during the analysis (`{"t_s", "score_from", "score_to", "team"}`)."""
     return [c for c in timeline.scorebug.get("changes", []) if isinstance(c, dict) and "t_s" in c]
-
 
 
 def column_weights(cfg: Config) -> dict[str, float]:
@@ -655,25 +655,34 @@ def run_match(
     out = prepare(Path(out), force)
     a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter, detector=detector)
     save_state(out, a, cfg)
-    t0 = time.perf_counter()
-    sel = select_segments(a.timeline, cfg)
-    write_outputs(out, analysis_doc(a), a.timeline, sel, cfg)
-    timings = dict(a.timings, select=time.perf_counter() - t0)
-    t1 = time.perf_counter()
-    write_reports(out, a.timeline, sel.score, cfg, reporter=reporter)
-    timings["report"] = time.perf_counter() - t1
-    notes = list(sel.notes)
-    reel = None
-    render_info: dict = {}
-    reel_s = sum(s.duration for s in sel.selected)
-    if render and sel.selected:
-        reel, render_info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter)
-        notes.extend(render_info.get("notes", []))
-        reel_s = render_info.get("reel_s", reel_s)
-    elif render:
+    sel, timings, reel, reel_s, render_info = _select_and_publish(out, analysis_doc(a), video, a.timeline, cfg, True,
+                                                                  render, render_mode, reporter)
+    timings = dict(a.timings, **timings)
+    notes = list(sel.notes) + list(render_info.get("notes", []))
+    if render and not sel.selected:
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
     return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes)
+
+
+def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timeline, cfg: Config, report: bool,
+                        render: bool, render_mode: str | None, reporter: Reporter):
+    """What `run_match` and `rescore` share after the analysis: select, write the evidence
+    files, (with `report`) the plot and the page, (with `render`) the reel. Returns
+    (selection, timings, reel or None, reel length s, the renderer's info)."""
+    t0 = time.perf_counter()
+    sel = select_segments(timeline, cfg)
+    write_outputs(out, doc, timeline, sel, cfg)
+    timings = {"select": time.perf_counter() - t0}
+    if report:
+        t1 = time.perf_counter()
+        write_reports(out, timeline, sel.score, cfg, reporter=reporter)
+        timings["report"] = time.perf_counter() - t1
+    reel, info, reel_s = None, {}, sum(s.duration for s in sel.selected)
+    if render and sel.selected:
+        reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter)
+        reel_s = info.get("reel_s", reel_s)
+    return sel, timings, reel, reel_s, info
 
 
 def analyze_match(video: str | Path, out: str | Path, cfg: Config, *, reporter: Reporter | None = None,
@@ -681,13 +690,13 @@ def analyze_match(video: str | Path, out: str | Path, cfg: Config, *, reporter: 
     """What `highlights analyze` does: the analysis (cached) into OUT, with analysis.json,
     timeline.csv, config.yaml and run.json, ready for `rescore` and `report`."""
     from .report.files import write_timeline_csv
+    from .segments import excitement_curve
 
     reporter = reporter or QuietReporter()
     out = prepare(Path(out), force)
     a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter)
     save_state(out, a, cfg)
-    sel = select_segments(a.timeline, cfg)
-    write_timeline_csv(out, a.timeline, sel.score)
+    write_timeline_csv(out, a.timeline, excitement_curve(a.timeline, cfg.weights, column_weights(cfg)).score)
     write_text(out / "config.yaml", cfg.to_yaml())
     write_run_json(out, "analyze", a.timings, {"cache_hit": a.cache_hit, "detector": a.detector})
     return a
@@ -760,19 +769,9 @@ def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool =
     used = doc.get("config_sections", {})
     now = cache.analysis_config(cfg)
     changed = [k for k in cache.SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
-    t0 = time.perf_counter()
-    sel = select_segments(timeline, cfg)
-    write_outputs(out, doc, timeline, sel, cfg)
-    timings = {"select": time.perf_counter() - t0}
-    if report:
-        t1 = time.perf_counter()
-        write_reports(out, timeline, sel.score, cfg, reporter=reporter)
-        timings["report"] = time.perf_counter() - t1
-    reel, reel_s, notes = None, sum(s.duration for s in sel.selected), []
-    if render and sel.selected:
-        reel, info, timings["render"] = render_to(out, doc["input"], sel.selected, cfg, render_mode, reporter)
-        notes += info.get("notes", [])
-        reel_s = info.get("reel_s", reel_s)
+    sel, timings, reel, reel_s, info = _select_and_publish(out, doc, doc["input"], timeline, cfg, report, render,
+                                                           render_mode, reporter)
+    notes = list(info.get("notes", []))
     write_run_json(out, "rescore", timings, {"cache_hit": True})
     if changed:
         notes.append(f"{', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)")

@@ -115,7 +115,8 @@ def cut_times(timeline: Timeline) -> np.ndarray:
     return np.asarray(timeline.t_s, float)[np.nan_to_num(np.asarray(col, float)) > 0.5]
 
 
-def _replay_mask(timeline: Timeline) -> np.ndarray:
+def replay_mask(timeline: Timeline) -> np.ndarray:
+    """Per bin: inside a replay package (a gap counts as live)."""
     col = timeline.columns.get("shots_replay")
     if col is None:
         return np.zeros(len(timeline.t_s), bool)
@@ -150,7 +151,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     padded = np.r_[min(calm, smooth[0]), smooth, min(calm, smooth[-1])]
     peaks, _ = find_peaks(padded, prominence=cfg.min_prominence, distance=max(int(round(cfg.min_len_s / bin_s)), 1))
     peaks = np.clip(peaks - 1, 0, n - 1)
-    replay = _replay_mask(timeline)
+    replay = replay_mask(timeline)
     rstarts = replay_starts(timeline)
     cuts = cut_times(timeline)
     raw: list[tuple[float, float, int]] = []
@@ -247,7 +248,7 @@ def _replay_context(raw: list[tuple[float, float, int]], timeline: Timeline, smo
     stretch before the replay starts; its excitement may be a plateau, not a peak.
     """
     bin_s = timeline.bin_s
-    replay = _replay_mask(timeline)
+    replay = replay_mask(timeline)
     live = [(s, e) for s, e, p in raw if not replay[min(p, len(replay) - 1)]]
     out = []
     for r in replay_starts(timeline):

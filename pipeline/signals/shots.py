@@ -53,13 +53,11 @@ def figure_share(grass_mask: np.ndarray) -> float:
     not a bar across the whole frame (letterbox, advertising boards). Players in a wide
     shot cover under 2% each; a player filling a close-up on the grass, 15% and more."""
     h, w = grass_mask.shape[:2]
-    n, _, stats, _ = cv2.connectedComponentsWithStats((grass_mask == 0).astype(np.uint8), connectivity=8)
-    best = 0
-    for x, y, bw, bh, area in stats[1:]:
-        if (y == 0 and y + bh < h) or bw >= 0.9 * w:
-            continue
-        best = max(best, int(area))
-    return best / float(h * w)
+    _, _, stats, _ = cv2.connectedComponentsWithStats((grass_mask == 0).astype(np.uint8), connectivity=8)
+    top, height, width, area = (stats[1:, k] for k in (cv2.CC_STAT_TOP, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_WIDTH,
+                                                        cv2.CC_STAT_AREA))
+    figure = ~((top == 0) & (top + height < h)) & (width < 0.9 * w)
+    return float(area[figure].max()) / (h * w) if figure.any() else 0.0
 
 
 def find_cuts(t_s: np.ndarray, distance: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
