@@ -264,7 +264,7 @@ class MatchWorker:
         try:
             from .detect import get_detector
 
-            self.detector = get_detector(self.cfg.detect, None)  # the model loads once per worker
+            self.detector = get_detector(self.cfg.detect, grass=self.cfg.pitch.grass)  # the model loads once per worker
         except Exception as exc:
             self.init_error = one_line(exc)
 

@@ -28,8 +28,8 @@ from .errors import OutputError
 from .outputs import write_json
 from .types import Detections, Timeline, Tracks
 
-VERSION = "8"  # bump when analysis code changes what a cached timeline holds
-SECTIONS = ("media", "detect", "track", "signals", "cascade")
+VERSION = "9"  # bump when analysis code changes what a cached timeline holds
+SECTIONS = ("media", "detect", "track", "pitch", "signals", "cascade")
 RECORD = "analysis.json"
 TIMELINE = "timeline.parquet"
 

@@ -413,7 +413,7 @@ def eval_detector_cmd(frames_dir, detector, weights, tile, limit, as_json, confi
         from .config import with_updates
 
         cfg = with_updates(cfg, **{"detect.tile": tile})
-    det = get_detector(cfg.detect)
+    det = get_detector(cfg.detect, grass=cfg.pitch.grass)
     with progress("frames", None) as update:
         res = eval_detector(frames_dir, det, limit=limit, progress=lambda i: update(i))
     if as_json:

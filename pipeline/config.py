@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
+from .types import GrassRange
 
 # Inside the package, so an installed wheel has it; the profiles (fast, quality, gpu) stay
 # in the source tree's configs/ as documented examples of a --config file.
@@ -154,8 +155,6 @@ class AudioSignalsConfig(_Section):
 
 class ShotsSignalsConfig(_Section):
     column_weights: ColumnFloats  # weight of each column inside the group's excitement
-    grass_hsv_lo: tuple[int, int, int]  # OpenCV HSV: H 0-180, S and V 0-255
-    grass_hsv_hi: tuple[int, int, int]  # >= grass_hsv_lo in each channel
     wide_min_grass: float = Field(ge=0, le=1)  # share of frame
     medium_min_grass: float = Field(ge=0, le=1)
     off_pitch_max_grass: float = Field(ge=0, le=1)
@@ -177,6 +176,18 @@ class ShotsSignalsConfig(_Section):
     @model_validator(mode="after")
     def _ordered(self):
         w = _where(self)
+        _less(self, w, "off_pitch_max_grass", "medium_min_grass", strict=False)
+        _less(self, w, "medium_min_grass", "wide_min_grass", strict=False)
+        return self
+
+
+class PitchConfig(_Section):
+    grass_hsv_lo: tuple[int, int, int]  # OpenCV HSV: H 0-180, S and V 0-255
+    grass_hsv_hi: tuple[int, int, int]  # >= grass_hsv_lo in each channel
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        w = _where(self)
         for name in ("grass_hsv_lo", "grass_hsv_hi"):
             hsv = getattr(self, name)
             if not (0 <= hsv[0] <= 180 and 0 <= hsv[1] <= 255 and 0 <= hsv[2] <= 255):
@@ -185,9 +196,11 @@ class ShotsSignalsConfig(_Section):
         if any(a > b for a, b in zip(lo, hi)):
             raise _rule(f"config key '{w}grass_hsv_lo' ({list(lo)}) must be <= {w}grass_hsv_hi ({list(hi)}) "
                         "in each of H, S, V")
-        _less(self, w, "off_pitch_max_grass", "medium_min_grass", strict=False)
-        _less(self, w, "medium_min_grass", "wide_min_grass", strict=False)
         return self
+
+    @property
+    def grass(self) -> GrassRange:
+        return GrassRange(tuple(self.grass_hsv_lo), tuple(self.grass_hsv_hi))
 
 
 class MotionSignalsConfig(_Section):
@@ -361,6 +374,7 @@ class Config(_Section):
     media: MediaConfig
     detect: DetectConfig
     track: TrackConfig
+    pitch: PitchConfig
     signals: SignalsConfig
     cascade: CascadeConfig
     weights: WeightsConfig
@@ -513,13 +527,25 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# Keys an earlier version read elsewhere: a config file that still has them is told where.
+MOVED_KEYS = {
+    "signals.shots.grass_hsv_lo": "pitch.grass_hsv_lo",
+    "signals.shots.grass_hsv_hi": "pitch.grass_hsv_hi",
+}
+
+
+def _unknown_key(dotted: str) -> str:
+    moved = MOVED_KEYS.get(dotted)
+    return f"config key {dotted} is now {moved}" if moved else f"unknown config key {_brief(dotted)}"
+
+
 def _merge(base: dict, over: dict, where: str = "") -> dict:
     """`over` merged into a copy of `base`; a key `base` lacks is an unknown config key."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         name = f"{where}{key}"
         if key not in out:
-            raise ConfigError(f"unknown config key {_brief(name)}")
+            raise ConfigError(_unknown_key(name))
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value, name + ".")
         else:
@@ -551,10 +577,10 @@ def _apply_override(data: dict, parts: list[str], value: Any) -> None:
     node = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node.get(part), dict):
-            raise ConfigError(f"unknown config key {_brief('.'.join(parts[: i + 1]))}")
+            raise ConfigError(_unknown_key(".".join(parts[: i + 1])))
         node = node[part]
     if parts[-1] not in node:
-        raise ConfigError(f"unknown config key {_brief('.'.join(parts))}")
+        raise ConfigError(_unknown_key(".".join(parts)))
     if isinstance(value, dict) and isinstance(node[parts[-1]], dict):
         # --set signals.audio.column_weights={roar: 2}: the keys given change, the rest stay
         node[parts[-1]] = _merge(node[parts[-1]], value, ".".join(parts) + ".")
@@ -568,7 +594,7 @@ def _first_error(exc: ValidationError) -> str:
     if err["type"] == "config_rule":
         return err["msg"]
     if err["type"] == "extra_forbidden":
-        return f"unknown config key {key}"
+        return _unknown_key(".".join(str(p) for p in err["loc"]))
     if err["type"] == "missing":
         return f"missing config key {key}"
     return f"config key {key}: {err['msg']} (got {_brief(err.get('input'))})"

@@ -163,7 +163,7 @@ def eval_detector(
     the JPEGs and resizing to the detector's input width are left out). `progress`, if given,
     is called with the number of frames done after each batch.
 
-    >>> eval_detector("../shared/data/frames/dfl-bundesliga/valid", get_detector(cfg.detect))
+    >>> eval_detector("../shared/data/frames/dfl-bundesliga/valid", get_detector(cfg.detect, grass=cfg.pitch.grass))
     """
     import cv2
 

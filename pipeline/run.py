@@ -157,7 +157,7 @@ def analyze(
     sc = cfg.signals
 
     # The detector first: missing weights fail before any decoding.
-    detector = detector or get_detector(cfg.detect, None)
+    detector = detector or get_detector(cfg.detect, grass=cfg.pitch.grass)
 
     # Audio: streamed in chunks through the audio signals.
     track_audio = media.audio(video, sr=cfg.media.audio_sr, chunk_s=cfg.media.audio_chunk_s, info=info)
@@ -302,8 +302,8 @@ def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter
                                   skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
                                   threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel,
                                   skip_loop_filter=cfg.media.skip_loop_filter)
-            shots = ShotDetector(sc.shots, sc.bin_s)
-            camera = CameraMotionEstimator(sc.motion, (sc.shots.grass_hsv_lo, sc.shots.grass_hsv_hi))
+            shots = ShotDetector(sc.shots, sc.bin_s, cfg.pitch.grass)
+            camera = CameraMotionEstimator(sc.motion, cfg.pitch.grass)
             base = done
 
             def fed(stream=stream, shots=shots, camera=camera):
@@ -723,7 +723,7 @@ def detect_and_track(video: str | Path, out: str | Path, cfg: Config, *, annotat
     info = media.probe(video)
     check_limits(info, cfg)
     out = prepare(Path(out), force)
-    det = get_detector(cfg.detect)
+    det = get_detector(cfg.detect, grass=cfg.pitch.grass)
     frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
                           skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, info=info)
     with reporter.stage("detect", info.duration_s) as update:

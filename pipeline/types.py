@@ -23,6 +23,17 @@ NO_TEAM = -1
 GROUPS = ("motion", "audio", "shots")
 
 
+@dataclass(frozen=True)
+class GrassRange:
+    """The colours grass can take, OpenCV HSV (H 0-180, S and V 0-255), inclusive: the
+    project's one definition of the pitch's colour. The shot scale counts it, camera motion
+    tracks the texture inside it, and the classic detector narrows it to the footage's own
+    green. From the `pitch:` config section."""
+
+    lo: tuple[int, int, int]
+    hi: tuple[int, int, int]
+
+
 def clock(t_s: float, decimals: int = 0) -> str:
     """Video time as mm:ss (or mm:ss.ss with `decimals`), minutes running past 60."""
     t = max(float(t_s), 0.0)

@@ -15,6 +15,8 @@ from pipeline.detect.classic import (FG_DISTANCE, BallFinder, ClassicDetector, f
 
 from .test_detect import DFL, generated_frame, needs_dfl
 
+GRASS = load_config().pitch.grass
+
 
 def _real_frames(n: int = 3) -> list[np.ndarray]:
     """`n` labelled broadcast frames spread over the set, at the default classic width:
@@ -57,16 +59,16 @@ def _as_set(xyxy: np.ndarray, score: np.ndarray) -> list[tuple]:
 @pytest.mark.real
 def test_pitch_window_finds_what_the_whole_frame_finds(monkeypatch):
     cfg = load_config().detect
-    detector, balls = ClassicDetector(cfg), BallFinder(cfg)
+    detector, balls = ClassicDetector(cfg, GRASS), BallFinder(cfg)
     images = _real_frames()
     windowed = []
     for image in images:
-        masks = pitch_mask(image)
+        masks = pitch_mask(image, GRASS)
         people = detector.players(image, masks)
         windowed.append((people, balls.find(image, masks, people[0])))
     monkeypatch.setattr(classic.PitchMasks, "window", lambda self, margin_px: (slice(0, self.height_px), slice(0, self.width_px)))
     for image, (people, ball) in zip(images, windowed):
-        masks = pitch_mask(image)
+        masks = pitch_mask(image, GRASS)
         whole_people = detector.players(image, masks)
         assert len(people[0]) and _as_set(*people) == _as_set(*whole_people)
         assert _as_set(*ball) == _as_set(*balls.find(image, masks, whole_people[0]))

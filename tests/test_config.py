@@ -174,9 +174,9 @@ def test_non_utf8_config_file_is_a_config_error(tmp_path):
         ("signals.audio.column_weights.roar=-1", "signals.audio.column_weights.roar"),
         ("signals.motion.column_weights.pan=-1", "signals.motion.column_weights.pan"),
         ("signals.min_scale.audio_roar=-2", "signals.min_scale.audio_roar"),
-        ("signals.shots.grass_hsv_lo=[200,50,40]", "signals.shots.grass_hsv_lo"),
-        ("signals.shots.grass_hsv_hi=[90,256,255]", "signals.shots.grass_hsv_hi"),
-        ("signals.shots.grass_hsv_lo=[95,50,40]", "signals.shots.grass_hsv_hi"),
+        ("pitch.grass_hsv_lo=[200,50,40]", "pitch.grass_hsv_lo"),
+        ("pitch.grass_hsv_hi=[90,256,255]", "pitch.grass_hsv_hi"),
+        ("pitch.grass_hsv_lo=[95,50,40]", "pitch.grass_hsv_hi"),
         ("segments.max_len_s=5", "'segments.max_len_s' (5) must be >= segments.min_len_s (6)"),
         ("signals.bin_s=0.001", "signals.bin_s"),
         ("weights.motion=0", None),
@@ -278,3 +278,9 @@ def test_from_dict_refuses_unknown_columns_and_bad_values_too():
     d["segments"]["min_len_s"] = 50.0
     with pytest.raises(ConfigError, match=r"'segments.max_len_s' \(40\) must be >= segments.min_len_s \(50\)"):
         from_dict(d)
+
+
+def test_a_config_file_with_the_old_grass_keys_is_told_where_they_went(tmp_path):
+    f = tmp_path / "old.yaml"
+    f.write_text("signals:\n  shots:\n    grass_hsv_lo: [30, 40, 40]\n")
+    assert _message(f) == "config key signals.shots.grass_hsv_lo is now pitch.grass_hsv_lo"

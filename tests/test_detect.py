@@ -30,6 +30,7 @@ REAL_FRAMES = (0, 20, 39)
 
 KITS_BGR = {0: (235, 235, 235), 1: (40, 40, 200)}  # white v red
 REFEREE_BGR = (20, 20, 20)
+GRASS = load_config().pitch.grass
 
 
 def cfg(*overrides: str):
@@ -129,9 +130,9 @@ def test_tiling_merge_fuses_cut_boxes_and_drops_duplicates():
 def test_missing_weights_fail_fast_with_a_pointer_to_the_readme(tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(WeightsError, match="models/README.md"):
-        get_detector(cfg(f"detect.weights={tmp_path / 'nope.pt'}").detect, "yolo")
+        get_detector(cfg(f"detect.weights={tmp_path / 'nope.pt'}").detect, "yolo", grass=GRASS)
     with pytest.raises(WeightsError, match="models/README.md"):
-        get_detector(cfg("detect.weights=surely_not_a_model_name_xyz.pt").detect, "yolo")
+        get_detector(cfg("detect.weights=surely_not_a_model_name_xyz.pt").detect, "yolo", grass=GRASS)
     assert time.perf_counter() - t0 < 10, "must not try to download"
     assert WeightsError.exit_code == 4
 
@@ -143,7 +144,7 @@ def test_auto_without_weights_falls_back_to_classic_and_says_why(tmp_path, monke
     empty.mkdir()
     real = yolo.resolve_weights
     monkeypatch.setattr(yolo, "resolve_weights", lambda w, models_dir=empty: real(w, models_dir))
-    det = get_detector(cfg().detect, "auto")  # the default: weights null, models/ has none
+    det = get_detector(cfg().detect, "auto", grass=GRASS)  # the default: weights null, models/ has none
     assert det.name == "classic"
     info = det.describe()
     assert info["requested"] == "auto" and "none in" in info["auto"] and info["weights"] is None
@@ -154,7 +155,7 @@ def test_named_weights_that_do_not_resolve_are_exit_4_whatever_the_backend(tmp_p
     """A mistyped --weights must stop the run, not quietly give the classic detector."""
     for weights in (tmp_path / "absent.onnx", "surely_not_a_model_name_xyz.pt"):
         with pytest.raises(WeightsError, match="not found") as exc:
-            get_detector(cfg(f"detect.weights={weights}").detect, backend)
+            get_detector(cfg(f"detect.weights={weights}").detect, backend, grass=GRASS)
         assert exc.value.exit_code == 4 and "models/README.md" in str(exc.value)
 
 
@@ -176,7 +177,7 @@ def _frames(images, scale=1.0):
 
 def test_classic_finds_generated_players_and_ball():
     c = cfg("detect.classic_width=null")
-    det = get_detector(c.detect, "classic")
+    det = get_detector(c.detect, "classic", grass=GRASS)
     found = total = balls = 0
     for seed in range(3):
         img, boxes, _, ball = generated_frame(seed)
@@ -194,7 +195,7 @@ def test_classic_finds_generated_players_and_ball():
 
 def test_classic_scales_boxes_to_source_pixels():
     img, boxes, _, _ = generated_frame(5)
-    det = get_detector(cfg("detect.classic_width=null").detect, "classic")
+    det = get_detector(cfg("detect.classic_width=null").detect, "classic", grass=GRASS)
     small = cv2.resize(img, (640, 360), interpolation=cv2.INTER_AREA)
     d_full = det.detect(_frames([img]))[0]
     d_half = det.detect(_frames([small], scale=0.5))[0]
@@ -230,7 +231,7 @@ def test_run_detection_adds_teams_and_round_trips_through_parquet(tmp_path):
     images = [generated_frame(s)[0] for s in (20, 21)]
     c = cfg("detect.classic_width=null", "detect.batch=1")
     frames = _frames(images)
-    dets, info = run_detection(iter(frames), get_detector(c.detect, "classic"), c.detect)
+    dets, info = run_detection(iter(frames), get_detector(c.detect, "classic", grass=GRASS), c.detect)
     assert len(dets) == 2 and info["backend"] == "classic" and info["frames"] == 2 and info["teams"]["found"]
     teams = np.concatenate([d.team[d.cls != BALL] for d in dets])
     assert set(np.unique(teams)) >= {0, 1}
@@ -267,7 +268,7 @@ def _real(detector, indices=REAL_FRAMES) -> dict:
 @pytest.mark.real
 def test_classic_on_real_frames():
     # Measured on these 3 frames: person recall 0.62, precision 0.72 (all 49: 0.63 / 0.64).
-    r = _real(get_detector(cfg().detect, "classic"))
+    r = _real(get_detector(cfg().detect, "classic", grass=GRASS))
     assert r["person"]["recall"] >= 0.55
     assert r["person"]["precision"] >= 0.65
 
@@ -275,7 +276,7 @@ def test_classic_on_real_frames():
 @needs_onnx
 @pytest.mark.real
 def test_yolo_coco_onnx_class_mapping_and_tiled_recall_on_real_frames():
-    det = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=true").detect, "yolo")
+    det = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=true").detect, "yolo", grass=GRASS)
     assert det.describe()["class_map"] == {"person": CLASS_ID["person"], "sports ball": BALL}
     assert det.frame_width_px is None  # tiling asks for native frames
     # Measured on these 3 frames with quality.yaml's choice (tiled, pitch filter, ball from model and
@@ -289,8 +290,32 @@ def test_yolo_coco_onnx_class_mapping_and_tiled_recall_on_real_frames():
 @needs_onnx
 @pytest.mark.real
 def test_yolo_whole_frame_misses_what_tiling_finds():
-    whole = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=false").detect, "yolo")
+    whole = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=false").detect, "yolo", grass=GRASS)
     assert whole.frame_width_px == 640
     r = _real(whole, REAL_FRAMES[:2])
     # Measured on these 2 frames: recall 0.58 at 640 px whole-frame, where tiling finds 0.94.
     assert 0.45 <= r["person"]["recall"] <= 0.75
+
+
+def test_one_grass_range_drives_the_pitch_mask_and_the_shot_scale():
+    """A blue pitch lies outside the default grass colours: neither the classic detector
+    nor the shot scale sees a pitch in it. With the `pitch:` range set to its colour, both
+    do, from that one setting."""
+    from pipeline.evaluate import match_people
+    from pipeline.signals.shots import WIDE, shot_signals
+
+    img, boxes, _, _ = generated_frame(3)
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int32) + 50) % 180  # green grass (H ~60) turns blue (H ~110)
+    blue = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    for overrides, sees in [((), False), (("pitch.grass_hsv_lo=[95,50,40]", "pitch.grass_hsv_hi=[130,255,255]"), True)]:
+        c = cfg("detect.classic_width=null", *overrides)
+        d = get_detector(c.detect, "classic", grass=c.pitch.grass).detect(_frames([blue]))[0]
+        people = np.isin(d.cls, PERSON_CLASSES)
+        found = match_people(d.xyxy[people], d.score[people], boxes)
+        cols, _ = shot_signals([Frame(t_s=0.0, image=blue, index=0, scale=1.0)], 0.5, c.signals.shots,
+                               c.signals.bin_s, c.pitch.grass)
+        if sees:
+            assert found / len(boxes) >= 0.8 and cols["shots_scale"][0] == WIDE
+        else:
+            assert found == 0 and cols["shots_scale"][0] != WIDE

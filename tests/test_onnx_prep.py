@@ -17,6 +17,8 @@ from pipeline.types import PERSON_CLASSES, Frame, box_iou
 
 from .conftest import COCO_ONNX, FRAMES_DFL
 
+GRASS = load_config().pitch.grass
+
 needs_onnx = pytest.mark.skipif(not (COCO_ONNX.is_file() and FRAMES_DFL.is_dir()),
                                 reason=f"COCO model {COCO_ONNX} or frames {FRAMES_DFL} not found (../shared absent)")
 
@@ -76,9 +78,9 @@ def test_rewritten_model_finds_the_same_people_on_real_frames(model_cache):
     images = [cv2.resize(cv2.imread(str(f.image_path)), (640, 360), interpolation=cv2.INTER_AREA)
               for f in load_labelled_frames(FRAMES_DFL, limit=6)]
     base = [f"detect.weights={COCO_ONNX}", "detect.ball=model", "detect.pitch_filter=false"]
-    as_is = get_detector(load_config(overrides=base + ["detect.onnx_prep=false"]).detect, "yolo")
+    as_is = get_detector(load_config(overrides=base + ["detect.onnx_prep=false"]).detect, "yolo", grass=GRASS)
     assert as_is.describe()["onnx_prep"] == []
-    prep = get_detector(load_config(overrides=base + ["detect.onnx_prep=true"]).detect, "yolo")
+    prep = get_detector(load_config(overrides=base + ["detect.onnx_prep=true"]).detect, "yolo", grass=GRASS)
     a, b = _boxes(as_is, images), _boxes(prep, images)
     assert prep.describe()["onnx_prep"] == ["float", "rect 640x448"]
     # Measured on these 6 frames: 0.99 of the int8 model's people found again, and back.
@@ -87,7 +89,7 @@ def test_rewritten_model_finds_the_same_people_on_real_frames(model_cache):
     assert [p.name.split("-", 2)[2] for p in cached] == ["float-rect640x448-v1.onnx", "float-v1.onnx"]
     # a second detector reuses the cached files instead of writing them again
     mtimes = [p.stat().st_mtime_ns for p in cached]
-    again = get_detector(prep.cfg, "yolo")
+    again = get_detector(prep.cfg, "yolo", grass=GRASS)
     _boxes(again, images[:1])
     assert [p.stat().st_mtime_ns for p in sorted(model_cache.glob("*.onnx"))] == mtimes
 
@@ -107,6 +109,6 @@ def test_an_unwritable_cache_costs_speed_not_the_run(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"  # the cache folder cannot be made under a file, even by root
     blocker.write_text("")
     monkeypatch.setenv("HIGHLIGHTS_CACHE", str(blocker))
-    det = get_detector(load_config(overrides=[f"detect.weights={COCO_ONNX}"]).detect, "yolo")
+    det = get_detector(load_config(overrides=[f"detect.weights={COCO_ONNX}"]).detect, "yolo", grass=GRASS)
     assert det.describe()["onnx_prep"] == []
     assert len(det.detect([Frame(0.0, np.zeros((360, 640, 3), np.uint8), 0, 1.0)])) == 1

@@ -21,8 +21,7 @@ def cfg():
     return load_config().signals
 
 
-_SHOTS = load_config().signals.shots
-GRASS = (_SHOTS.grass_hsv_lo, _SHOTS.grass_hsv_hi)
+GRASS = load_config().pitch.grass
 
 
 def _world(seed=0, w=2400, h=600):

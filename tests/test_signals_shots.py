@@ -15,6 +15,8 @@ from pipeline.types import Frame
 
 from .conftest import real_clip
 
+GRASS = load_config().pitch.grass
+
 
 @pytest.fixture(scope="module")
 def cfg():
@@ -41,7 +43,7 @@ def test_cut_found_between_pitch_and_crowd_not_during_a_pan(cfg):
         t = i * 0.2
         img = _pitch(np.random.default_rng(1), shift=i * 12) if t < 3.0 else _crowd(rng)
         frames.append(Frame(t_s=t, image=img, index=i, scale=1.0))
-    cols, meta = shot_signals(frames, 6.0, cfg.shots, cfg.bin_s)
+    cols, meta = shot_signals(frames, 6.0, cfg.shots, cfg.bin_s, GRASS)
     assert meta["cuts_s"] == [pytest.approx(2.9, abs=0.11)]
     assert cols["shots_cut"].sum() == 1 and cols["shots_cut"][5] == 1
     assert (cols["shots_scale"][:5] == WIDE).all()
@@ -50,7 +52,7 @@ def test_cut_found_between_pitch_and_crowd_not_during_a_pan(cfg):
 
 
 def test_no_frames_is_a_gap(cfg):
-    cols, meta = ShotDetector(cfg.shots, cfg.bin_s).finish(3.0)
+    cols, meta = ShotDetector(cfg.shots, cfg.bin_s, GRASS).finish(3.0)
     assert np.isnan(cols["shots_scale"]).all() and np.isnan(cols["shots_cut"]).all()
     assert meta["gap"] == "no frames"
 
@@ -58,7 +60,7 @@ def test_no_frames_is_a_gap(cfg):
 def _real(rel, cfg):
     path = real_clip(rel)
     info = media.probe(path)
-    return shot_signals(media.frames(path, fps=5.0, width=640, info=info), info.duration_s, cfg.shots, cfg.bin_s)
+    return shot_signals(media.frames(path, fps=5.0, width=640, info=info), info.duration_s, cfg.shots, cfg.bin_s, GRASS)
 
 
 def test_laliga_edit_cut_at_4_3_s_is_found(cfg):
@@ -130,7 +132,7 @@ def _stinger(base, n=3):
 
 def _replays(images, cfg):
     frames = _frames(images)
-    cols, meta = shot_signals(frames, len(frames) * 0.2, cfg.shots, cfg.bin_s)
+    cols, meta = shot_signals(frames, len(frames) * 0.2, cfg.shots, cfg.bin_s, GRASS)
     return cols, meta
 
 
@@ -246,7 +248,7 @@ def test_real_knee_slide_on_the_grass_is_a_close_up(cfg):
     """Aguero shirt off on the grass (8-10 s into the Man City clip) reads as a close-up;
     the attack before it (1-4 s) stays wide."""
     path = real_clip("goal_mancity_qpr_aguero_audio/goal.mp4")
-    cols, _ = shot_signals(media.frames(path, fps=5.0, width=640, end_s=11.0), media.probe(path).duration_s, cfg.shots, cfg.bin_s)
+    cols, _ = shot_signals(media.frames(path, fps=5.0, width=640, end_s=11.0), media.probe(path).duration_s, cfg.shots, cfg.bin_s, GRASS)
     scale = cols["shots_scale"]
     assert np.all(scale[2:8] == WIDE), scale[2:8]  # 1-4 s
     assert np.mean(scale[16:20] >= CLOSE) >= 0.75, scale[16:20]  # 8-10 s

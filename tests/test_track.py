@@ -180,7 +180,7 @@ def test_ids_stable_on_generated_footage_through_the_classic_detector():
     truth = truth[:, 2:]
     kits = [(235, 235, 235) if k % 2 else (40, 40, 200) for k in range(truth.shape[1])]
     camera = np.cumsum(15 * np.sin(np.linspace(0, 2 * np.pi, truth.shape[0])))
-    det = get_detector(load_config(overrides=["detect.classic_width=null"]).detect, "classic")
+    det = get_detector(load_config(overrides=["detect.classic_width=null"]).detect, "classic", grass=load_config().pitch.grass)
     frames = [Frame(f / FPS, render(truth[f], kits, camera[f], f), f, 1.0) for f in range(truth.shape[0])]
     dets = det.detect(frames)
     tracks = track(dets, cfg(), WIDTH)

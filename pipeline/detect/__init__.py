@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 from ..config import DetectConfig
 from ..errors import WeightsError
-from ..types import Detections, Frame
+from ..types import Detections, Frame, GrassRange
 from . import classic as _classic  # noqa: F401  (registers "classic")
 from .base import Detector, available, build, read_detections, register, write_detections
 
@@ -75,8 +75,9 @@ def resolved_choice(cfg: DetectConfig) -> dict:
     return {"backend": "yolo", "weights": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def get_detector(cfg: DetectConfig, backend: str | None = None) -> Detector:
-    """Build the configured backend (`backend` overrides `cfg.backend`, e.g. from --detector).
+def get_detector(cfg: DetectConfig, backend: str | None = None, *, grass: GrassRange) -> Detector:
+    """Build the configured backend (`backend` overrides `cfg.backend`, e.g. from --detector);
+    `grass` is the `pitch:` section's range, for the pitch masks.
 
     Weights that were named (see `weights_given`) and do not resolve locally raise
     WeightsError whatever the backend: a mistyped path must not quietly give another
@@ -89,17 +90,17 @@ def get_detector(cfg: DetectConfig, backend: str | None = None) -> Detector:
 
     path = resolve_weights(cfg.weights) if weights_given(cfg) else None
     if name != "auto":
-        return build(name, cfg)
+        return build(name, cfg, grass)
     if path is None:
         try:
             path = resolve_weights(None)
         except WeightsError as exc:
             reason = f"classic: {exc}"
             log.warning("detector auto -> %s", reason)
-            return _AutoChoice(build("classic", cfg), reason)
+            return _AutoChoice(build("classic", cfg, grass), reason)
     reason = f"yolo: weights {path} found locally"
     log.info("detector auto -> %s", reason)
-    return _AutoChoice(build("yolo", cfg), reason)
+    return _AutoChoice(build("yolo", cfg, grass), reason)
 
 
 def run_detection(

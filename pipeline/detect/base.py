@@ -33,7 +33,7 @@ import numpy as np
 
 from ..config import DetectConfig
 from ..errors import ConfigError
-from ..types import BALL, CLASS_ID, CLASS_NAMES, NO_TEAM, Detections, Frame, box_ioa, box_iou
+from ..types import BALL, CLASS_ID, CLASS_NAMES, NO_TEAM, Detections, Frame, GrassRange, box_ioa, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,13 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build(name: str, cfg: DetectConfig) -> Detector:
+def build(name: str, cfg: DetectConfig, grass: GrassRange) -> Detector:
+    """The backend `name` built from the `detect:` section and the colours grass can take."""
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ConfigError(f"unknown detector {name!r}; choose one of {', '.join(available())}") from None
-    return factory(cfg)
+    return factory(cfg, grass)
 
 
 # --- class mapping -------------------------------------------------------------------------

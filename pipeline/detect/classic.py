@@ -19,17 +19,14 @@ import cv2
 import numpy as np
 
 from ..config import DetectConfig
-from ..types import BALL, CLASS_ID, Detections, Frame
+from ..types import BALL, CLASS_ID, Detections, Frame, GrassRange
 from ..types import box_ioa
 from .base import register
 
 log = logging.getLogger(__name__)
 
 MASK_WIDTH_PX = 480  # the pitch outline needs no detail
-# OpenCV hue is 0..180; football grass sits in 30..90 (yellow-green to blue-green) under
-# every broadcast white balance seen in the real clips.
-GRASS_HUE_RANGE = (25, 95)
-GRASS_HUE_TOL = 10
+GRASS_HUE_TOL = 10  # OpenCV hue (0..180) either side of the footage's own grass hue
 MIN_GRASS_FRACTION = 0.08  # below this the frame is a close-up, crowd or graphic: no pitch
 
 
@@ -73,19 +70,20 @@ def _median_of_histogram(hist: np.ndarray) -> float:
     return (lower + upper) / 2
 
 
-def grass_model(hsv: np.ndarray) -> tuple[float, tuple[float, float], tuple[float, float]] | None:
-    """(hue mode, (s_lo, s_hi), (v_lo, v_hi)) of the dominant green, or None if no grass.
+def grass_model(hsv: np.ndarray, grass: GrassRange) -> tuple[float, tuple[float, float], tuple[float, float]] | None:
+    """(hue mode, (s_lo, s_hi), (v_lo, v_hi)) of the dominant green, or None if no grass:
+    the footage's own grass inside `grass`, the colours grass can take.
 
     Masks and histograms come from cv2.inRange / cv2.calcHist on the HSV image: the same
     counts as boolean indexing and np.median, without copying the pixels out."""
-    hue_lo, hue_hi = GRASS_HUE_RANGE
-    green = cv2.inRange(hsv, (hue_lo, 41, 31), (hue_hi, 255, 255))  # s > 40, v > 30
+    (hue_lo, s_min, v_min), (hue_hi, s_max, v_max) = grass.lo, grass.hi
+    green = cv2.inRange(hsv, grass.lo, grass.hi)
     if cv2.countNonZero(green) / green.size < MIN_GRASS_FRACTION:
         return None
     hist = cv2.calcHist([hsv], [0], green, [181], [0, 181]).ravel().astype(np.float64)
     hist = np.convolve(hist, np.ones(5) / 5, "same")
     mode = int(np.argmax(hist))
-    core = cv2.inRange(hsv, (max(hue_lo, mode - GRASS_HUE_TOL), 41, 31), (min(hue_hi, mode + GRASS_HUE_TOL), 255, 255))
+    core = cv2.inRange(hsv, (max(hue_lo, mode - GRASS_HUE_TOL), s_min, v_min), (min(hue_hi, mode + GRASS_HUE_TOL), s_max, v_max))
     if cv2.countNonZero(core) / core.size < MIN_GRASS_FRACTION:
         return None
     s_med = _median_of_histogram(cv2.calcHist([hsv], [1], core, [256], [0, 256]))
@@ -103,14 +101,15 @@ def _grass(hsv: np.ndarray, model) -> np.ndarray:
     return cv2.inRange(hsv, lower, upper) > 0
 
 
-def pitch_mask(image: np.ndarray) -> PitchMasks:
-    """Grass and pitch masks of a BGR image, at MASK_WIDTH_PX width."""
+def pitch_mask(image: np.ndarray, grass: GrassRange) -> PitchMasks:
+    """Grass and pitch masks of a BGR image, at MASK_WIDTH_PX width; `grass`: the colours
+    grass can take (the `pitch:` config section)."""
     H, W = image.shape[:2]
     w = min(MASK_WIDTH_PX, W)
     h = max(1, int(round(H * w / W)))
     small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    model = grass_model(hsv)
+    model = grass_model(hsv, grass)
     if model is None:
         empty = np.zeros((h, w), bool)
         return PitchMasks(empty, empty, W, H, float("nan"))
@@ -299,12 +298,13 @@ class BallFinder:
 @register("classic")
 class ClassicDetector:
     """OpenCV blobs. From the `detect:` config: classic_width (working width of the frames,
-    px), ball_max_candidates, ball_min_score."""
+    px), ball_max_candidates, ball_min_score; `grass` from the `pitch:` section."""
 
     name = "classic"
 
-    def __init__(self, cfg: DetectConfig):
+    def __init__(self, cfg: DetectConfig, grass: GrassRange):
         self.cfg = cfg
+        self.grass = grass
         self.frame_width_px = cfg.classic_width
         self.balls = BallFinder(cfg)
 
@@ -362,7 +362,7 @@ class ClassicDetector:
     def detect(self, frames: list[Frame]) -> list[Detections]:
         out = []
         for f in frames:
-            masks = pitch_mask(f.image)
+            masks = pitch_mask(f.image, self.grass)
             hsv = cv2.cvtColor(f.image, cv2.COLOR_BGR2HSV)  # both finders read it
             pxyxy, pscore = self.players(f.image, masks, hsv)
             bxyxy, bscore = self.balls.find(f.image, masks, pxyxy, hsv)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import DetectConfig
 from ..errors import WeightsError
-from ..types import BALL, PERSON_CLASSES, Detections, Frame
+from ..types import BALL, PERSON_CLASSES, Detections, Frame, GrassRange
 from .base import class_map, merge_tiled, register, tile_grid
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,14 @@ class YoloDetector:
     weights, device, half (CUDA only), conf, imgsz, batch, tile/tile_size/tile_overlap
     (tiles at native resolution merged with NMS and box fusion, plus one whole-frame pass),
     pitch_filter (keep people whose feet and balls whose centre lie on the grass),
-    ball (model | classic | both: where ball candidates come from)."""
+    ball (model | classic | both: where ball candidates come from); `grass` (the `pitch:`
+    section) for the pitch filter and the classic ball finder."""
 
     name = "yolo"
 
-    def __init__(self, cfg: DetectConfig, weights_path: Path | None = None):
+    def __init__(self, cfg: DetectConfig, grass: GrassRange, weights_path: Path | None = None):
         self.cfg = cfg
+        self.grass = grass
         self.weights_path = weights_path or resolve_weights(cfg.weights)
         _offline_ultralytics()
         from ultralytics import YOLO
@@ -277,7 +279,7 @@ class YoloDetector:
             if self.cfg.pitch_filter or self._ball_finder is not None:
                 from .classic import pitch_mask
 
-                masks = pitch_mask(f.image)
+                masks = pitch_mask(f.image, self.grass)
             keep = np.ones(len(cls), bool)
             if self.cfg.pitch_filter:
                 keep = on_pitch(xyxy, cls, masks)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import BALL, PERSON_CLASSES, Frame, Tracks
+from ..types import BALL, PERSON_CLASSES, Frame, GrassRange, Tracks
 from .timeline import bin_index, n_bins
 
 COLUMNS = ("motion_pan", "motion_zoom", "motion_speed", "motion_sprinters", "motion_ball_speed", "motion_converging")
@@ -61,12 +61,11 @@ class CameraMotionEstimator:
     the camera are outliers; overlays are off the grass mask). Feed frames with `update`.
     """
 
-    def __init__(self, cfg, grass_hsv: tuple) -> None:
-        """`cfg`: the `signals.motion` section; `grass_hsv`: (lo, hi) OpenCV HSV bounds of the
-        grass (the `signals.shots` range: one definition of the pitch's colour)."""
+    def __init__(self, cfg, grass: GrassRange) -> None:
+        """`cfg`: the `signals.motion` section; `grass`: the colours grass can take (the
+        `pitch:` section)."""
         self.cfg = cfg
-        self.grass_lo = tuple(grass_hsv[0])
-        self.grass_hi = tuple(grass_hsv[1])
+        self.grass = grass
         self._prev: tuple[float, np.ndarray, np.ndarray] | None = None
         self._t: list[float] = []
         self._A: list[np.ndarray] = []
@@ -87,7 +86,7 @@ class CameraMotionEstimator:
         self._to_flow = fw / (w / frame.scale)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-        mask = cv2.inRange(hsv, self.grass_lo, self.grass_hi)
+        mask = cv2.inRange(hsv, self.grass.lo, self.grass.hi)
         if np.count_nonzero(mask) < 0.05 * mask.size:
             mask = np.full_like(mask, 255)  # no pitch: track whatever texture there is
         else:
@@ -146,9 +145,9 @@ class CameraMotionEstimator:
         return CameraMotion(t, A, valid, pan, zoom, np.array(self._inl), self._width, self._to_flow)
 
 
-def estimate_camera_motion(frames, cfg, grass_hsv: tuple) -> CameraMotion:
+def estimate_camera_motion(frames, cfg, grass: GrassRange) -> CameraMotion:
     """Run a `CameraMotionEstimator` over a whole frame iterator (`cfg`: `signals.motion`)."""
-    est = CameraMotionEstimator(cfg, grass_hsv)
+    est = CameraMotionEstimator(cfg, grass)
     for f in frames:
         est.update(f)
     return est.finish()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..types import Frame
+from ..types import Frame, GrassRange
 from .timeline import bin_index, n_bins
 
 # Shot scale codes of `shots_scale`.
@@ -202,13 +202,14 @@ def _burst_look(hists: dict[int, np.ndarray], frames: np.ndarray) -> np.ndarray 
 class ShotDetector:
     """Feed frames with `update(frame)`; `finish(duration_s)` gives columns and meta.
 
-    `cfg` is the `signals.shots` section (the grass range is its own); `bin_s` the
-    timeline's bin.
+    `cfg` is the `signals.shots` section; `bin_s` the timeline's bin; `grass` the colours
+    grass can take (the `pitch:` section).
     """
 
-    def __init__(self, cfg, bin_s: float) -> None:
+    def __init__(self, cfg, bin_s: float, grass: GrassRange) -> None:
         self.cfg = cfg
         self.bin_s = float(bin_s)
+        self.grass = grass
         self._prev_hist: np.ndarray | None = None
         self._t: list[float] = []
         self._d: list[float] = []
@@ -225,7 +226,7 @@ class ShotDetector:
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, list(_HIST_BINS), [0, 180, 0, 256])
         hist /= max(float(hist.sum()), 1.0)
-        mask = cv2.inRange(hsv, tuple(self.cfg.grass_hsv_lo), tuple(self.cfg.grass_hsv_hi))
+        mask = cv2.inRange(hsv, self.grass.lo, self.grass.hi)
         grass = float(np.count_nonzero(mask)) / (hsv.shape[0] * hsv.shape[1])
         # The figure only matters where the grass would call the shot wide.
         figure = figure_share(mask) if grass >= self.cfg.wide_min_grass else 0.0
@@ -285,10 +286,10 @@ class ShotDetector:
         return columns, meta
 
 
-def shot_signals(frames, duration_s: float, cfg, bin_s: float) -> tuple[dict[str, np.ndarray], dict]:
+def shot_signals(frames, duration_s: float, cfg, bin_s: float, grass: GrassRange) -> tuple[dict[str, np.ndarray], dict]:
     """Convenience: run a `ShotDetector` (`cfg`: the `signals.shots` section) over a whole
     frame iterator."""
-    det = ShotDetector(cfg, bin_s)
+    det = ShotDetector(cfg, bin_s, grass)
     for f in frames:
         det.update(f)
     return det.finish(duration_s)
