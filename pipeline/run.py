@@ -4,10 +4,9 @@
   write the evidence files, the plot and the page, render, write run.json;
 - `rescore` (`highlights rescore`): select again from the cached analysis;
 - `render_selection` (`highlights render`): the reel of OUT's selection or a selection file;
-- `analyze`: decode the video once and feed every frame to detection, shot detection and
-  camera motion, stream the audio through the audio signals, track, and assemble the
-  timeline; cached through `pipeline.cache` under a key of the input fingerprint and the
-  config of those stages.
+- `analyze`: the analysis of one input (`pipeline.analysis`: the video, audio and
+  score-bug passes, tracking, the timeline), cached through `pipeline.cache` under a key of
+  the input fingerprint and the config of those stages.
 
 cli.py and batch.py call these; nothing else composes stages.
 """
@@ -17,39 +16,20 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import threading
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ContextManager, Protocol
 
 import numpy as np
 
 from . import cache, media
+from .analysis import QuietReporter, Reporter, Timer
 from .config import Config
 from .errors import MediaError, OutputError
 from .outputs import drop_stale_reel, prepare_output_dir, record_output, write_json, write_text
-from .types import Frame, MediaInfo, Segment, Timeline
+from .types import MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
-
-
-
-class Reporter(Protocol):
-    """How stages report progress; the CLI renders it with rich, batch jobs log it."""
-
-    def stage(self, name: str, total: float | None) -> ContextManager[Callable[[float], None]]: ...
-
-    def message(self, text: str) -> None: ...
-
-
-class QuietReporter:
-    def stage(self, name: str, total: float | None):
-        return nullcontext(lambda completed: None)
-
-    def message(self, text: str) -> None:
-        log.info(text)
 
 
 @dataclass
@@ -66,19 +46,6 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
 
 
-class Timer:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-
-
 def check_limits(info: MediaInfo, cfg: Config) -> None:
     if not info.has_video:
         raise MediaError(f"{info.path}: has no video stream (audio-only file?)")
@@ -90,18 +57,6 @@ def check_limits(info: MediaInfo, cfg: Config) -> None:
                          f"raise it with --set media.max_height=...")
 
 
-def _small(frame: Frame, width: int, info: MediaInfo) -> Frame:
-    """The analysis-width view of a frame decoded larger (for a tiling detector)."""
-    import cv2
-
-    h, w = frame.image.shape[:2]
-    if w <= width:
-        return frame
-    height = int(round(h * width / w / 2)) * 2
-    img = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
-    return Frame(frame.t_s, img, frame.index, width / info.width)
-
-
 def analyze(
     video: str | Path,
     cfg: Config,
@@ -111,19 +66,14 @@ def analyze(
     reuse_cache: bool = True,
     detector=None,
 ) -> Analysis:
-    """Decode, detect, track and compute signals for one video, or load them from cache.
+    """The analysis of one video (`pipeline.analysis`), from the cache when it holds one
+    for this input and config, else computed and cached.
 
     `detector`: a detector built once by the caller (a batch worker reuses its model across
     matches); by default one is built from `cfg.detect`.
     """
+    from .analysis import analyse_input
     from .detect import get_detector
-    from .signals.audio import audio_signals, missing_audio
-    from .signals.motion import motion_signals
-    from .signals.cascade import cascade_windows
-    from .signals.scorebug import read_video as read_scorebug, scorebug_columns
-    from .signals.shots import SCALE_NAMES
-    from .signals.timeline import build_timeline
-    from .track import track as track_objects
 
     reporter = reporter or QuietReporter()
     timer = Timer()
@@ -154,194 +104,19 @@ def analyze(
     if info.stated_duration_s and abs(info.stated_duration_s - duration) > max(1.0, 0.01 * duration):
         notes.append(f"the file's header says {info.stated_duration_s:.1f} s but its footage ends at {duration:.1f} s: "
                      "analysed the footage")
-    sc = cfg.signals
-
     # The detector first: missing weights fail before any decoding.
     detector = detector or get_detector(cfg.detect, grass=cfg.pitch.grass)
-
-    # Audio: streamed in chunks through the audio signals.
-    track_audio = media.audio(video, sr=cfg.media.audio_sr, chunk_s=cfg.media.audio_chunk_s, info=info)
-    audio_notes: list[str] = []
-    abandon = threading.Event()  # the video pass failed or was interrupted: stop reading audio
-
-    def audio_pass(stage: Reporter, alone: bool = False) -> tuple[dict, dict]:
-        """`alone`: nothing else runs meanwhile (the cascade's first pass), so decoding the
-        next chunk goes to a thread beside the features of this one."""
-        from .threads import background
-
-        with stage.stage("audio", duration) as update, timer("audio"):
-            if not track_audio.present:
-                audio_notes.append(f"{track_audio.reason}: audio signals skipped, weights redistributed")
-                return missing_audio(duration, sc.bin_s, track_audio.reason)
-
-            def chunks():
-                source = background(track_audio.chunks(), depth=1, name="highlights-audio") if alone else track_audio.chunks()
-                for t0, x in source:
-                    if abandon.is_set():
-                        return
-                    update(min(t0 + len(x) / track_audio.sr, duration))
-                    yield t0, x
-            out = audio_signals(chunks(), track_audio.sr, duration, sc.audio, sc.bin_s)
-        if track_audio.silent:
-            audio_notes.append("audio stream is digital silence: audio signals are a gap")
-        if track_audio.decode_errors:
-            audio_notes.append(f"{track_audio.decode_errors} audio packets could not be decoded and were skipped")
-        return out
-
-    # Cascade: on a long match, audio picks the windows worth the full video analysis, so it
-    # runs first. Otherwise audio runs in a thread beside the video pass (its own progress
-    # bar would fight the video's for the terminal, so it reports nothing while it runs).
-    from concurrent.futures import ThreadPoolExecutor
-
-    windows = None
-    beside = None
-    if cfg.cascade.enabled and duration >= cfg.cascade.min_duration_s and track_audio.present:
-        audio_cols, audio_meta = audio_pass(reporter, alone=True)
-        notes.extend(audio_notes)
-        if not track_audio.silent:
-            with timer("cascade"):
-                windows = cascade_windows(audio_cols, duration, cfg)
-            covered = sum(b - a for a, b in windows)
-            notes.append(f"two-pass analysis: full video analysis on {len(windows)} windows ({covered / 60:.1f} of "
-                         f"{duration / 60:.1f} min) picked by the audio pass; video signals elsewhere are a gap")
-    else:
-        beside = ThreadPoolExecutor(1, thread_name_prefix="highlights-audio")
-        audio_future = beside.submit(audio_pass, QuietReporter())
-
-    # The score bug: sparse seeks at native size over the whole match (the cascade's windows
-    # do not matter: a bug changes after the goal, often after its replays), quietly in a
-    # thread of its own beside the video pass (seeks and OCR leave the GIL).
-    def scorebug_pass():
-        def stop_when_abandoned(_completed: float) -> None:
-            if abandon.is_set():
-                raise KeyboardInterrupt  # the run failed or was interrupted: stop seeking
-        t0 = time.perf_counter()
-        try:
-            return read_scorebug(video, sc.scorebug, info=info, progress=stop_when_abandoned)
-        finally:
-            timer.seconds["scorebug"] = time.perf_counter() - t0
-
-    bug_pool = ThreadPoolExecutor(1, thread_name_prefix="highlights-scorebug")
-    bug_future = bug_pool.submit(scorebug_pass)
-
-    # Video: one decode feeds detection, shots and camera motion (per window in a cascade).
-    try:
-        with timer("video_wall"):
-            detections, det_info, shot_cols, shot_meta, cam, stats = _video_pass(
-                video, info, cfg, detector, windows, reporter, timer)
-        if beside is not None:
-            with timer("audio_wait"):
-                audio_cols, audio_meta = audio_future.result()
-            notes[:0] = audio_notes
-        with reporter.stage("scorebug", None), timer("scorebug_wait"):
-            bug = bug_future.result()
-    finally:
-        abandon.set()  # a no-op once the audio and the score bug are done
-        if beside is not None:
-            beside.shutdown(wait=True, cancel_futures=True)
-        bug_pool.shutdown(wait=True, cancel_futures=True)
-    if stats["decode_errors"]:
-        notes.append(f"{stats['decode_errors']} video packets could not be decoded and were skipped")
-    if stats["emitted"] == 0:
-        raise MediaError(f"{video}: no video frame could be decoded")
-    # A file cut short (copy interrupted, recording not finished) still says its full length.
-    last_t, expected_end = detections[-1].t_s if detections else 0.0, windows[-1][1] if windows else duration
-    if expected_end - last_t > max(2.0, 2.0 / cfg.media.analysis_fps, 0.05 * expected_end):
-        notes.append(f"video ends at {last_t:.1f} s of {duration:.1f} s (file truncated or damaged?): "
-                     "video signals after that are a gap")
-    notes.extend(n for n in bug.notes if n not in notes)
-    with reporter.stage("track", None), timer("track"):
-        tracks = track_objects(detections, cfg.track, info.width)
-    with timer("motion"):
-        scale = shot_cols.get("shots_scale")
-        off_pitch = SCALE_NAMES.index("off-pitch")
-        in_view = None if scale is None else np.nan_to_num(scale, nan=off_pitch) < off_pitch
-        motion_cols, motion_meta = motion_signals(tracks, cam, duration, sc.motion, sc.bin_s, pitch_in_view=in_view)
+    a = analyse_input(video, info, cfg, detector, reporter, timer, notes)
     with timer("timeline"):
-        columns = {**audio_cols, **motion_cols, **shot_cols, **scorebug_columns(bug, duration, sc.bin_s)}
-        meta = {
-            "audio": audio_meta, "motion": motion_meta, "shots": shot_meta, "scorebug": bug.to_dict(reads=False),
-            "cuts": shot_meta.get("cuts_s", []), "replays": shot_meta.get("replays", []),
-            "windows": windows, "notes": notes,
-        }
-        timeline = build_timeline(duration, sc.bin_s, columns, meta, clip_z=sc.clip_z, min_scale=sc.min_scale)
-        cache.write_data(cache_dir, timeline, detections, det_info, tracks)
+        cache.write_data(cache_dir, a.timeline, a.detections, a.detector, a.tracks)
     timings = {"analysis": round(time.perf_counter() - started, 3), **{k: round(v, 3) for k, v in timer.seconds.items()}}
-    detector_doc = {k: v for k, v in det_info.items() if k not in ("seconds", "frames")}
+    detector_doc = {k: v for k, v in a.detector.items() if k not in ("seconds", "frames")}
     cache.write_record(cache_dir, {
         "key": key, "fingerprint": fp, "input": str(video), "media": info.to_dict(),
         "config": cache.analysis_config(cfg), "detector": detector_doc,
-        "frames": stats, "timings": timings, "notes": notes,
+        "frames": a.frames, "timings": timings, "notes": a.notes,
     })
-    return Analysis(video, info, fp, key, cache_dir, timeline, detector_doc, False, timings, notes)
-
-
-def _video_pass(video, info: MediaInfo, cfg: Config, detector, windows, reporter: Reporter, timer: Timer):
-    """Decode once per window and feed each frame to detection, shots and camera motion."""
-    from .detect import run_detection
-    from .signals.motion import CameraMotionEstimator, concat_camera
-    from .signals.shots import ShotDetector, merge_shot_columns
-    from .threads import background
-
-    duration = info.duration_s
-    sc = cfg.signals
-    accel, accel_note = media.hwaccel_decoder(cfg.media.hwaccel, video) if cfg.media.hwaccel != "none" else (None, "cpu decoding")
-    if cfg.media.hwaccel != "none" and accel is None:
-        reporter.message(f"note: {accel_note}")
-    spans = windows or [(None, None)]
-    total = sum((b - a) for a, b in windows) if windows else duration
-    all_dets = []
-    det_info: dict = {}
-    shot_parts = []
-    cams = []
-    stats = {"decoded": 0, "emitted": 0, "decode_errors": 0, "skip_nonref": False}
-    done = 0.0
-    with reporter.stage("video", total) as update:
-        for a, b in spans:
-            stream = media.frames(video, fps=cfg.media.analysis_fps, width=detector.frame_width_px or None,
-                                  skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
-                                  threads=cfg.media.decode_threads, info=info, start_s=a, end_s=b, hwaccel=accel,
-                                  skip_loop_filter=cfg.media.skip_loop_filter)
-            shots = ShotDetector(sc.shots, sc.bin_s, cfg.pitch.grass)
-            camera = CameraMotionEstimator(sc.motion, cfg.pitch.grass)
-            base = done
-
-            def fed(stream=stream, shots=shots, camera=camera):
-                it = iter(stream)
-                while True:
-                    with timer("decode"):
-                        f = next(it, None)
-                    if f is None:
-                        return
-                    small = _small(f, cfg.media.analysis_width, info)
-                    with timer("shots"):
-                        shots.update(small)
-                    with timer("camera"):
-                        camera.update(small)
-                    yield f
-
-            start_t = a or 0.0
-            # Decoding and the per-frame signals run in a thread beside the detector (both
-            # release the GIL): on 2 cores the video pass takes the longer of the two, not
-            # their sum. Stage timings are each stage's own busy time, so they overlap.
-            ahead = cfg.media.decode_ahead
-            dets, det_info = run_detection(background(fed(), depth=ahead) if ahead else fed(), detector, cfg.detect,
-                                           progress=lambda f, base=base, start_t=start_t: update(base + f.t_s - start_t))
-            timer.seconds["detect"] = timer.seconds.get("detect", 0.0) + det_info.get("seconds", 0.0)
-            all_dets.extend(dets)
-            with timer("shots"):
-                shot_parts.append(shots.finish(duration))
-            with timer("camera"):
-                cams.append(camera.finish())
-            for k, v in stream.stats().items():
-                stats[k] = (stats[k] or v) if isinstance(v, bool) else stats[k] + v
-            done += (b - a) if windows else duration
-    shot_cols, shot_meta = merge_shot_columns(shot_parts) if len(shot_parts) > 1 else shot_parts[0]
-    cam = concat_camera(cams) if len(cams) > 1 else cams[0]
-    n_frames = len(all_dets)
-    det_info = dict(det_info, frames=n_frames)
-    stats["decoder"] = accel_note
-    return all_dets, det_info, shot_cols, shot_meta, cam, stats
+    return Analysis(video, info, fp, key, cache_dir, a.timeline, detector_doc, False, timings, a.notes)
 
 
 # ----------------------------------------------------------------------------- selection

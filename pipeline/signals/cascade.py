@@ -1,6 +1,6 @@
 """Two-pass analysis windows: on a long match the audio pass over the whole file picks the
 stretches that get the full video pass (decode, detect, track, motion). Pure maths over the
-audio columns, testable alone; `run.analyze` calls it.
+audio columns, testable alone; `analysis.analyse_input` calls it.
 """
 
 from __future__ import annotations
