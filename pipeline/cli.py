@@ -202,7 +202,26 @@ def _cache_option(f):
                         help="Where analysis caches live (default OUT/cache); share it between output dirs.")(f)
 
 
-def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) -> None:
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the summary as JSON on stdout (progress and notes stay on stderr).")(f)
+
+
+def _split_option(f):
+    return click.option("--split", is_flag=True,
+                        help="Also write one file per selected segment, OUT/segments/<id>.mp4 (same render mode).")(f)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 file", "2 files" ("1 match", "3 matches" with `many`)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _print_json(doc: dict) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool, split: list | None = None) -> None:
     from rich.table import Table
 
     from .types import clock
@@ -230,6 +249,11 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool) 
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)
     console.print(f"outputs   {out}/report.html (review page), segments.json, timeline.csv, timeline.png, config.yaml, run.json")
+    if sel.selected:
+        console.print("editors   reel.otio (OpenTimelineIO), reel.edl (CMX 3600), reel.fcpxml (Final Cut Pro X), "
+                      "reel.xml (Final Cut Pro 7 / Premiere), reel.srt, segments.csv (timecodes)", highlight=False)
+    if split:
+        console.print(f"split     {plural(len(split), 'file')} in {out}/segments/", highlight=False)
     from .run import total_seconds
 
     spent = total_seconds(timings)
@@ -273,10 +297,13 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None,
               help="moviepy: frame-exact re-encode (default); copy: ffmpeg stream copy at keyframes, fast, not frame-exact.")
 @click.option("--no-render", is_flag=True, help="Write the evidence files but no reel.")
+@_split_option
+@_json_option
 @_cache_option
 @config_options
 @click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
-def run(video, out, target_duration, detector, weights, render_mode, no_render, cache_dir, config_path, overrides, force):
+def run(video, out, target_duration, detector, weights, render_mode, no_render, split, as_json, cache_dir, config_path,
+        overrides, force):
     """Everything: analyze VIDEO, pick the moments, render OUT/reel.mp4 and the evidence."""
     from . import run as runmod
 
@@ -285,10 +312,12 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
     cfg = load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights,
                                             "segments.target_duration_s": target_duration})
     res = runmod.run_match(video, out, cfg, render=not no_render, reporter=RichReporter(), force=force,
-                           cache_dir=cache_dir, render_mode=render_mode)
+                           cache_dir=cache_dir, render_mode=render_mode, split=split)
+    if as_json:
+        return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's own notes, and "nothing to render"
         click.echo(f"note      {n}", err=True)
-    _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit)
+    _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit, res.split)
 
 
 @cli.command()
@@ -298,8 +327,10 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
 @click.option("--no-report", "report", flag_value=False, default=True,
               help="Skip timeline.png and report.html (segments.json and timeline.csv only).")
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
+@_split_option
+@_json_option
 @config_options
-def rescore(out, target_duration, no_render, report, render_mode, config_path, overrides):
+def rescore(out, target_duration, no_render, report, render_mode, split, as_json, config_path, overrides):
     """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
     from . import run as runmod
 
@@ -307,10 +338,12 @@ def rescore(out, target_duration, no_render, report, render_mode, config_path, o
     cfg = load_cfg(config_path or (base if base.exists() else None), overrides,
                    {"segments.target_duration_s": target_duration})
     res = runmod.rescore(out, cfg, render=not no_render, report=report, reporter=RichReporter(),
-                         render_mode=render_mode)
+                         render_mode=render_mode, split=split)
+    if as_json:
+        return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's notes and the analysis-settings note
         click.echo(f"note      {n}", err=True)
-    _summary(res.output, res.selection, res.reel, res.timings, True)
+    _summary(res.output, res.selection, res.reel, res.timings, True, res.split)
 
 
 @cli.command()
@@ -318,17 +351,23 @@ def rescore(out, target_duration, no_render, report, render_mode, config_path, o
 @click.option("--selection", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Selection file exported by the review page ({segments: [{id} or {start, end}]}).")
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
+@_split_option
+@_json_option
 @config_options
-def render(out, selection, render_mode, config_path, overrides):
+def render(out, selection, render_mode, split, as_json, config_path, overrides):
     """Render OUT/reel.mp4 from OUT's selected segments, or from a selection file."""
     from . import run as runmod
 
     base = Path(out) / "config.yaml"
     cfg = load_cfg(config_path or (base if base.exists() else None), overrides)
-    res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode)
+    res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode, split=split)
+    if as_json:
+        return _print_json(res.summary())
     for n in res.notes:
         click.echo(f"note      {n}", err=True)
-    click.echo(f"reel      {res.reel} ({res.reel_s:.1f} s, {res.segments} segments, {res.seconds:.1f} s to render)")
+    click.echo(f"reel      {res.reel} ({res.reel_s:.1f} s, {plural(res.segments, 'segment')}, {res.seconds:.1f} s to render)")
+    if res.split:
+        click.echo(f"split     {plural(len(res.split), 'file')} in {Path(out) / 'segments'}")
 
 
 @cli.command(name="eval")
@@ -468,10 +507,11 @@ def bench(video, detector, weights, as_json, config_path, overrides):
 @_target_option
 @_detector_option
 @click.option("--no-render", is_flag=True, help="Write the evidence files but no reels.")
+@_json_option
 @config_options
 @click.option("--force", is_flag=True, help="Write into existing folders highlights did not create.")
 def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_per_job, target_duration, detector, weights,
-          no_render, config_path, overrides, force):
+          no_render, as_json, config_path, overrides, force):
     """Many matches: OUT/<match>/ for each input, OUT/batch.json; re-running resumes.
 
     \b
@@ -503,6 +543,10 @@ def batch(inputs, manifest, out, engine, workers, address, gpus_per_job, cpus_pe
                 console.print(f"failed    {Path(res['output']).name}: {res['error']}", highlight=False)
 
         result = batchmod.run_batch(jobs, out, cfg, options, on_result=on_result)
+    if as_json:
+        _print_json(batchmod.batch_document(result.matches) | {
+            "counts": counts, "seconds": round(result.seconds, 3), "exit_code": result.exit_code})
+        return result.exit_code
     console.print(f"matches   {len(jobs)}: {counts['done']} done, {counts['skipped']} skipped "
                   f"(already complete), {counts['failed']} failed", highlight=False)
     for m in result.failed:

@@ -167,6 +167,8 @@ def render_reel(
         done = render_moviepy(source, segments, out, cfg, progress, info=info)
     done["notes"] = notes + done["notes"]
     done["segments"] = len(segments)  # those rendered: sub-frame ones are left out
+    done["rendered"] = list(segments)
+    done["fps"] = info.fps
     done["reel_s"] = round(sum(s.duration for s in segments), 3)
     return done
 

@@ -229,6 +229,7 @@ def device_info() -> dict:
 
 
 def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Selection, cfg: Config) -> dict[str, Path]:
+    from .export import write_selection_files
     from .report.files import segments_document, write_segments, write_timeline_csv
 
     doc = segments_document(
@@ -242,13 +243,20 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
         "timeline_csv": write_timeline_csv(out, timeline, sel.score),
         "config": write_text(out / "config.yaml", cfg.to_yaml()),
     }
+    paths |= write_selection_files(out, sel.segments, analysis_doc["input"], source_fps(analysis_doc),
+                                   analysis_doc["duration"])
     return paths
+
+
+def source_fps(doc: dict) -> float | None:
+    """The footage's frame rate from an analysis document (analysis.json or `analysis_doc`)."""
+    return doc.get("fps") or (doc.get("media") or {}).get("fps")
 
 
 def analysis_doc(a: Analysis) -> dict:
     # Absolute paths: rescore, render and report must find them from any working directory.
     return {"input": str(Path(a.video).resolve()), "fingerprint": a.fingerprint, "duration": a.info.duration_s,
-            "detector": a.detector, "cache_dir": str(Path(a.cache_dir).resolve()), "key": a.key}
+            "fps": a.info.fps, "detector": a.detector, "cache_dir": str(Path(a.cache_dir).resolve()), "key": a.key}
 
 
 def save_state(out: Path, a: Analysis, cfg: Config) -> None:
@@ -338,9 +346,11 @@ def load_state(out: Path, cfg: Config | None = None, reporter: Reporter | None =
 
 
 def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config, mode: str | None = None,
-              reporter: Reporter | None = None) -> tuple[Path, dict, float]:
-    """Render `segments` of `video` into OUT/reel.mp4 and note it as ours in OUT's marker
-    (so a later run may replace or remove it, and never a user's file of that name)."""
+              reporter: Reporter | None = None, split: bool = False) -> tuple[Path, dict, float]:
+    """Render `segments` of `video` into OUT/reel.mp4, with a chapter per segment, and note
+    it as ours in OUT's marker (so a later run may replace or remove it, and never a user's
+    file of that name). With `split`, also one file per segment in OUT/segments/."""
+    from .export import SPLIT_DIR, add_chapters, split_segments
     from .render import render_reel
 
     reporter = reporter or QuietReporter()
@@ -348,7 +358,11 @@ def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config
     reel = Path(out) / "reel.mp4"
     with reporter.stage("render", 1.0) as update:
         info = render_reel(video, segments, reel, cfg.render, progress=update, mode=mode)
+        info["chapters"] = add_chapters(reel, info.pop("rendered"), info.get("fps"))
     record_output(out, reel)
+    if split:
+        with reporter.stage("split", None):
+            info["split"] = [str(p) for p in split_segments(video, segments, Path(out) / SPLIT_DIR, cfg.render, mode)]
     return reel, info, time.perf_counter() - t0
 
 
@@ -388,10 +402,11 @@ class MatchResult:
     reel_s: float
     timings: dict[str, float]
     notes: list[str]
+    split: list[str] = field(default_factory=list)  # OUT/segments/<id>.mp4 with --split
 
     def summary(self) -> dict:
         """`{"input", "output", "fingerprint", "cache_hit", "detector", "segments", "selected",
-        "reel", "reel_s", "target_s", "timings", "notes"}` (JSON-ready)."""
+        "reel", "reel_s", "target_s", "timings", "notes", "split"}` (JSON-ready)."""
         sel = self.selection
         return {
             "input": self.input, "output": str(self.output), "fingerprint": self.fingerprint,
@@ -399,7 +414,15 @@ class MatchResult:
             "selected": len(sel.selected), "reel": str(self.reel) if self.reel else None,
             "reel_s": round(self.reel_s, 3), "target_s": sel.target_s,
             "timings": {k: round(v, 3) for k, v in self.timings.items()}, "notes": self.notes,
+            "split": self.split,
         }
+
+    def report(self) -> dict:
+        """`summary()` with the selected segments (id, start, end, kind, confidence, minute,
+        rank, score, reason): what `--json` prints."""
+        keys = ("id", "start", "end", "kind", "confidence", "minute", "rank", "score", "reason")
+        chosen = sorted(self.selection.selected, key=lambda s: s.start)
+        return self.summary() | {"selection": [{k: v for k, v in s.to_dict().items() if k in keys} for s in chosen]}
 
 
 def run_match(
@@ -413,6 +436,7 @@ def run_match(
     detector=None,
     cache_dir: str | Path | None = None,
     render_mode: str | None = None,
+    split: bool = False,
 ) -> MatchResult:
     """What `highlights run` does for one match, and `highlights batch` for each: analyze,
     select, write segments.json, timeline.csv, config.yaml, timeline.png and report.html,
@@ -431,17 +455,18 @@ def run_match(
     a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter, detector=detector)
     save_state(out, a, cfg)
     sel, timings, reel, reel_s, render_info = _select_and_publish(out, analysis_doc(a), video, a.timeline, cfg, True,
-                                                                  render, render_mode, reporter)
+                                                                  render, render_mode, reporter, split)
     timings = dict(a.timings, **timings)
     notes = list(sel.notes) + list(render_info.get("notes", []))
     if render and not sel.selected:
         notes.append("no segment was selected: nothing to render")
     write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
-    return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes)
+    return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes,
+                       render_info.get("split", []))
 
 
 def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timeline, cfg: Config, report: bool,
-                        render: bool, render_mode: str | None, reporter: Reporter):
+                        render: bool, render_mode: str | None, reporter: Reporter, split: bool = False):
     """What `run_match` and `rescore` share after the analysis: select, write the evidence
     files, (with `report`) the plot and the page, (with `render`) the reel. Returns
     (selection, timings, reel or None, reel length s, the renderer's info)."""
@@ -455,7 +480,7 @@ def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timel
         timings["report"] = time.perf_counter() - t1
     reel, info, reel_s = None, {}, sum(s.duration for s in sel.selected)
     if render and sel.selected:
-        reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter)
+        reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter, split)
         reel_s = info.get("reel_s", reel_s)
     return sel, timings, reel, reel_s, info
 
@@ -527,10 +552,16 @@ class RenderResult:
     segments: int
     seconds: float
     notes: list[str]
+    split: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """What `render --json` prints."""
+        return {"reel": str(self.reel), "reel_s": round(self.reel_s, 3), "segments": self.segments,
+                "seconds": round(self.seconds, 3), "notes": self.notes, "split": self.split}
 
 
 def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool = True,
-            reporter: Reporter | None = None, render_mode: str | None = None) -> MatchResult:
+            reporter: Reporter | None = None, render_mode: str | None = None, split: bool = False) -> MatchResult:
     """What `highlights rescore` does: select again from OUT's cached analysis with `cfg`
     (new weights, target), rewrite segments.json, timeline.csv, config.yaml and (with
     `report`) the plot and the page, render the reel (with `render`), write run.json. The
@@ -545,17 +576,18 @@ def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool =
     now = cache.analysis_config(cfg)
     changed = [k for k in cache.SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
     sel, timings, reel, reel_s, info = _select_and_publish(out, doc, doc["input"], timeline, cfg, report, render,
-                                                           render_mode, reporter)
+                                                           render_mode, reporter, split)
     notes = list(info.get("notes", []))
     write_run_json(out, "rescore", timings, {"cache_hit": True})
     if changed:
         notes.append(f"{', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)")
     return MatchResult(str(doc["input"]), out, doc["fingerprint"], True, doc.get("detector") or {}, sel, reel,
-                       reel_s, timings, list(sel.notes) + notes)
+                       reel_s, timings, list(sel.notes) + notes, info.get("split", []))
 
 
 def render_selection(out: str | Path, cfg: Config, selection: str | Path | None = None, *,
-                     reporter: Reporter | None = None, render_mode: str | None = None) -> RenderResult:
+                     reporter: Reporter | None = None, render_mode: str | None = None,
+                     split: bool = False) -> RenderResult:
     """What `highlights render` does: OUT/reel.mp4 from OUT's selected segments, or from a
     selection file (by id and time, checked against OUT's input and segments)."""
     from .outputs import open_output_dir
@@ -576,9 +608,9 @@ def render_selection(out: str | Path, cfg: Config, selection: str | Path | None 
     else:
         chosen = [s for s in segs if s.selected]
     reel, info, seconds = render_to(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode,
-                                    reporter)
+                                    reporter, split)
     return RenderResult(reel, info.get("reel_s", sum(s.duration for s in chosen)), info.get("segments", len(chosen)),
-                        seconds, notes + list(info.get("notes", [])))
+                        seconds, notes + list(info.get("notes", [])), info.get("split", []))
 
 
 def write_reports(out: Path, timeline: Timeline | None = None, score: np.ndarray | None = None,

@@ -380,3 +380,12 @@ def test_batch_json_records_why_auto_chose_classic(tmp_path, small_match, monkey
     assert "no weights given and none in" in det["auto_reason"] and str(empty) in det["auto_reason"]
     (again,) = batch.run_batch(jobs, out, cfg, batch.JobOptions(render=False)).matches
     assert again["status"] == "skipped" and again["detector"] == det  # from done.json
+
+
+def test_batch_json_prints_every_match_and_the_exit_code_on_stdout(first_batch, matches):
+    out, _, _ = first_batch
+    r = run_cli("batch", matches["a"], matches["bad"], matches["b"], "-o", out, *SETTINGS, "--json")
+    assert r.returncode == 3, r.stderr
+    doc = json.loads(r.stdout)  # nothing else on stdout
+    assert [m["status"] for m in doc["matches"]] == ["skipped", "failed", "skipped"]
+    assert doc["exit_code"] == 3 and doc["counts"] == {"done": 0, "skipped": 2, "failed": 1}

@@ -1,0 +1,228 @@
+"""The selection for the tools editors use: what leaves the tool besides the mp4.
+
+- `reel.otio` (OpenTimelineIO), `reel.edl` (CMX 3600), `reel.fcpxml` (Final Cut Pro X) and
+  `reel.xml` (Final Cut Pro 7 / Premiere XML), all written by OpenTimelineIO and its
+  adapters: one clip per selected segment, in reel order, pointing at the original footage
+  at its source times (whole frames);
+- `reel.srt`: one subtitle per segment at its reel time (kind, match minute, why);
+- `segments.csv`: every candidate with source timecodes (HH:MM:SS:FF) and frame numbers;
+- chapters inside `reel.mp4` (`add_chapters`), titled like the subtitles;
+- one file per selected segment (`split_segments`, `--split`).
+
+Times are frame-exact at the footage's frame rate: a segment runs from frame
+round(start * fps) for round(end * fps) - round(start * fps) frames, as the reel shows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+from .errors import OutputError
+from .outputs import atomic_write, temp_path, write_text
+from .types import Segment
+
+log = logging.getLogger(__name__)
+
+# file name -> OpenTimelineIO adapter that writes it
+EDITOR_FILES = {
+    "reel.otio": "otio_json",
+    "reel.edl": "cmx_3600",
+    "reel.fcpxml": "fcpx_xml",
+    "reel.xml": "fcp_xml",
+}
+SRT_NAME = "reel.srt"
+CSV_NAME = "segments.csv"
+SPLIT_DIR = "segments"
+CSV_COLUMNS = ("id", "rank", "selected", "kind", "confidence", "minute", "start_s", "end_s", "start_tc", "end_tc",
+               "start_frame", "end_frame", "duration_frames", "score", "reason")
+DEFAULT_FPS = 25.0  # when the footage does not say its rate
+
+
+def frames_of(seg: Segment, fps: float) -> tuple[int, int]:
+    """(first frame, frame after the last) of `seg` at `fps`."""
+    a = int(round(seg.start * fps))
+    return a, max(int(round(seg.end * fps)), a + 1)
+
+
+def timecode(frame: int, fps: float) -> str:
+    """HH:MM:SS:FF of a frame number (non-drop-frame, at the nearest whole rate)."""
+    import opentimelineio as otio
+
+    return otio.opentime.to_timecode(otio.opentime.RationalTime(frame, fps), fps)
+
+
+def title(seg: Segment) -> str:
+    """A chapter or subtitle title: id, kind and match minute, then the first evidence."""
+    head = " ".join(x for x in (seg.id, seg.kind or "moment", seg.minute or "") if x)
+    skip = {seg.minute or "", f"{seg.kind} ({seg.confidence:.2f})" if seg.confidence is not None else ""}
+    why = [p for p in seg.reason.split("; ") if p and p not in skip][:2]
+    return f"{head}: {'; '.join(why)}" if why else head
+
+
+def reel_spans(segments: Sequence[Segment], fps: float) -> list[tuple[float, float]]:
+    """Where each segment (in reel order) lies in the reel, s, from their whole frames."""
+    spans, at = [], 0
+    for s in segments:
+        a, b = frames_of(s, fps)
+        spans.append((at / fps, (at + b - a) / fps))
+        at += b - a
+    return spans
+
+
+def editor_timeline(segments: Sequence[Segment], video: str | os.PathLike, fps: float, duration_s: float):
+    """An OpenTimelineIO timeline of the reel: a video and an audio track, one clip per
+    segment, each pointing at `video` at its source frames."""
+    import opentimelineio as otio
+
+    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+    path = Path(video).resolve()
+    name = path.stem
+    tl = otio.schema.Timeline(name=f"{name} highlights")
+    tl.global_start_time = RT(0, fps)
+    tracks = [otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video),
+              otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)]
+    for track in tracks:
+        for s in segments:
+            a, b = frames_of(s, fps)
+            ref = otio.schema.ExternalReference(target_url=path.as_uri(),
+                                                available_range=TR(RT(0, fps), RT(int(round(duration_s * fps)), fps)))
+            clip = otio.schema.Clip(name=f"{s.id} {s.kind or 'moment'}", media_reference=ref,
+                                    source_range=TR(RT(a, fps), RT(b - a, fps)))
+            clip.metadata["highlights"] = {"id": s.id, "kind": s.kind, "confidence": s.confidence,
+                                           "minute": s.minute, "rank": s.rank, "score": s.score, "reason": s.reason}
+            track.append(clip)
+        tl.tracks.append(track)
+    return tl
+
+
+def _write_otio(path: Path, tl, adapter: str) -> Path:
+    import opentimelineio as otio
+
+    tl = tl if adapter != "cmx_3600" else _video_only(tl)  # an EDL here is one video track
+    text = otio.adapters.write_to_string(tl, adapter_name=adapter)
+    return write_text(path, text)
+
+
+def _video_only(tl):
+    import opentimelineio as otio
+
+    out = otio.schema.Timeline(name=tl.name, global_start_time=tl.global_start_time)
+    out.tracks.append(tl.video_tracks()[0].clone())
+    return out
+
+
+def srt_text(segments: Sequence[Segment], fps: float) -> str:
+    def stamp(t: float) -> str:
+        ms = int(round(t * 1000))
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    blocks = [f"{i}\n{stamp(a)} --> {stamp(b)}\n{title(s)}\n"
+              for i, (s, (a, b)) in enumerate(zip(segments, reel_spans(segments, fps)), 1)]
+    return "\n".join(blocks)
+
+
+def csv_text(candidates: Sequence[Segment], fps: float) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for s in sorted(candidates, key=lambda s: s.start):
+        a, b = frames_of(s, fps)
+        w.writerow([s.id, s.rank, int(s.selected), s.kind or "", "" if s.confidence is None else s.confidence,
+                    s.minute or "", round(s.start, 3), round(s.end, 3), timecode(a, fps), timecode(b, fps),
+                    a, b, b - a, round(s.score, 4), s.reason])
+    return buf.getvalue()
+
+
+def write_selection_files(out: str | os.PathLike, candidates: Sequence[Segment], video: str | os.PathLike,
+                          fps: float | None, duration_s: float) -> dict[str, Path]:
+    """The editor files, the subtitles and the CSV for OUT's selection (`candidates`: every
+    candidate; the selected ones, in time order, make the reel). Without a selection only
+    the CSV is written and the others are removed: a timeline of another selection must
+    not survive beside this one."""
+    out = Path(out)
+    fps = float(fps or DEFAULT_FPS)
+    chosen = sorted((s for s in candidates if s.selected), key=lambda s: s.start)
+    paths = {"segments_csv": write_text(out / CSV_NAME, csv_text(candidates, fps))}
+    names = [*EDITOR_FILES, SRT_NAME]
+    if not chosen:
+        for name in names:
+            (out / name).unlink(missing_ok=True)
+        return paths
+    tl = editor_timeline(chosen, video, fps, duration_s)
+    for name, adapter in EDITOR_FILES.items():
+        paths[name] = _write_otio(out / name, tl, adapter)
+    paths[SRT_NAME] = write_text(out / SRT_NAME, srt_text(chosen, fps))
+    return paths
+
+
+def _ffmetadata(segments: Sequence[Segment], fps: float, reel_s: float | None) -> str:
+    def esc(text: str) -> str:
+        for ch in "\\=;#\n":
+            text = text.replace(ch, "\\" + ch)
+        return text
+
+    spans = reel_spans(segments, fps)
+    if reel_s and spans and spans[-1][1] > 0:  # a reel a frame or two off (encoder rounding): scale to it
+        k = reel_s / spans[-1][1]
+        spans = [(a * k, b * k) for a, b in spans]
+    lines = [";FFMETADATA1"]
+    for s, (a, b) in zip(segments, spans):
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={int(round(a * 1000))}", f"END={int(round(b * 1000))}",
+                  f"title={esc(title(s))}"]
+    return "\n".join(lines) + "\n"
+
+
+def add_chapters(reel: str | os.PathLike, segments: Sequence[Segment], fps: float | None) -> int:
+    """Put one chapter per segment (in reel order) into `reel`, by a stream copy (the
+    pictures and sound are untouched). Returns how many chapters it holds."""
+    from . import media
+
+    reel = Path(reel)
+    fps = float(fps or DEFAULT_FPS)
+    reel_s = media.probe(reel).duration_s
+    meta = temp_path(reel, ".txt")
+    try:
+        meta.write_text(_ffmetadata(segments, fps, reel_s), encoding="utf-8")
+
+        def remux(tmp: Path) -> None:
+            cmd = [media.ffmpeg_exe(), "-y", "-v", "error", "-i", str(reel), "-f", "ffmetadata", "-i", str(meta),
+                   "-map", "0", "-map_metadata", "0", "-map_chapters", "1", "-c", "copy",
+                   "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0:
+                last = (run.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+                raise OutputError(f"adding chapters to {reel}: {last}")
+        atomic_write(reel, remux)
+    finally:
+        meta.unlink(missing_ok=True)
+    return len(segments)
+
+
+def split_segments(video: str | os.PathLike, segments: Sequence[Segment], folder: str | os.PathLike, cfg,
+                   mode: str | None = None) -> list[Path]:
+    """One file per segment, `folder/<id>.mp4`, rendered like the reel (`mode` copy: stream
+    copy from the keyframe before each segment; moviepy: re-encoded, frame-exact). Files of
+    an earlier split that are not in this one are removed."""
+    from .render import render_reel
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror}") from None
+    keep = {f"{s.id}.mp4" for s in segments}
+    for old in folder.glob("s*.mp4"):
+        if old.name not in keep:
+            old.unlink()
+    paths = []
+    for s in segments:
+        path = folder / f"{s.id}.mp4"
+        render_reel(video, [s], path, cfg, mode=mode)
+        paths.append(path)
+    return paths
