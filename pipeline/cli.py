@@ -207,6 +207,12 @@ def _json_option(f):
                         help="Print the summary as JSON on stdout (progress and notes stay on stderr).")(f)
 
 
+def _name_option(f):
+    return click.option("--name", default=None, metavar="NAME",
+                        help="Keep this reel as OUT/reels/NAME.mp4 (with its editor files and selection), "
+                             "beside OUT/reel.mp4 and other named reels.")(f)
+
+
 def _split_option(f):
     return click.option("--split", is_flag=True,
                         help="Also write one file per selected segment, OUT/segments/<id>.mp4 (same render mode).")(f)
@@ -298,12 +304,13 @@ def analyze(video, out, detector, weights, cache_dir, config_path, overrides, fo
               help="moviepy: frame-exact re-encode (default); copy: ffmpeg stream copy at keyframes, fast, not frame-exact.")
 @click.option("--no-render", is_flag=True, help="Write the evidence files but no reel.")
 @_split_option
+@_name_option
 @_json_option
 @_cache_option
 @config_options
 @click.option("--force", is_flag=True, help="Write into an existing folder highlights did not create.")
-def run(video, out, target_duration, detector, weights, render_mode, no_render, split, as_json, cache_dir, config_path,
-        overrides, force):
+def run(video, out, target_duration, detector, weights, render_mode, no_render, split, name, as_json, cache_dir,
+        config_path, overrides, force):
     """Everything: analyze VIDEO, pick the moments, render OUT/reel.mp4 and the evidence."""
     from . import run as runmod
 
@@ -312,7 +319,7 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
     cfg = load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights,
                                             "segments.target_duration_s": target_duration})
     res = runmod.run_match(video, out, cfg, render=not no_render, reporter=RichReporter(), force=force,
-                           cache_dir=cache_dir, render_mode=render_mode, split=split)
+                           cache_dir=cache_dir, render_mode=render_mode, split=split, name=name)
     if as_json:
         return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's own notes, and "nothing to render"
@@ -328,9 +335,10 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
               help="Skip timeline.png and report.html (segments.json and timeline.csv only).")
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
 @_split_option
+@_name_option
 @_json_option
 @config_options
-def rescore(out, target_duration, no_render, report, render_mode, split, as_json, config_path, overrides):
+def rescore(out, target_duration, no_render, report, render_mode, split, name, as_json, config_path, overrides):
     """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
     from . import run as runmod
 
@@ -338,7 +346,7 @@ def rescore(out, target_duration, no_render, report, render_mode, split, as_json
     cfg = load_cfg(config_path or (base if base.exists() else None), overrides,
                    {"segments.target_duration_s": target_duration})
     res = runmod.rescore(out, cfg, render=not no_render, report=report, reporter=RichReporter(),
-                         render_mode=render_mode, split=split)
+                         render_mode=render_mode, split=split, name=name)
     if as_json:
         return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's notes and the analysis-settings note
@@ -352,15 +360,17 @@ def rescore(out, target_duration, no_render, report, render_mode, split, as_json
               help="Selection file exported by the review page ({segments: [{id} or {start, end}]}).")
 @click.option("--render", "render_mode", type=click.Choice(["moviepy", "copy"]), default=None, help="Render mode.")
 @_split_option
+@_name_option
 @_json_option
 @config_options
-def render(out, selection, render_mode, split, as_json, config_path, overrides):
+def render(out, selection, render_mode, split, name, as_json, config_path, overrides):
     """Render OUT/reel.mp4 from OUT's selected segments, or from a selection file."""
     from . import run as runmod
 
     base = Path(out) / "config.yaml"
     cfg = load_cfg(config_path or (base if base.exists() else None), overrides)
-    res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode, split=split)
+    res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode, split=split,
+                                  name=name)
     if as_json:
         return _print_json(res.summary())
     for n in res.notes:

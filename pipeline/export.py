@@ -29,13 +29,9 @@ from .types import Segment
 
 log = logging.getLogger(__name__)
 
-# file name -> OpenTimelineIO adapter that writes it
-EDITOR_FILES = {
-    "reel.otio": "otio_json",
-    "reel.edl": "cmx_3600",
-    "reel.fcpxml": "fcpx_xml",
-    "reel.xml": "fcp_xml",
-}
+# file name -> OpenTimelineIO adapter that writes it (a named reel: reels/<name>.otio, ...)
+EDITOR_SUFFIXES = {".otio": "otio_json", ".edl": "cmx_3600", ".fcpxml": "fcpx_xml", ".xml": "fcp_xml"}
+EDITOR_FILES = {f"reel{suffix}": adapter for suffix, adapter in EDITOR_SUFFIXES.items()}
 SRT_NAME = "reel.srt"
 CSV_NAME = "segments.csv"
 SPLIT_DIR = "segments"
@@ -149,15 +145,23 @@ def write_selection_files(out: str | os.PathLike, candidates: Sequence[Segment],
     fps = float(fps or DEFAULT_FPS)
     chosen = sorted((s for s in candidates if s.selected), key=lambda s: s.start)
     paths = {"segments_csv": write_text(out / CSV_NAME, csv_text(candidates, fps))}
-    names = [*EDITOR_FILES, SRT_NAME]
     if not chosen:
-        for name in names:
+        for name in [*EDITOR_FILES, SRT_NAME]:
             (out / name).unlink(missing_ok=True)
         return paths
+    return paths | write_editor_files(out, "reel", chosen, video, fps, duration_s)
+
+
+def write_editor_files(folder: str | os.PathLike, stem: str, chosen: Sequence[Segment], video: str | os.PathLike,
+                       fps: float | None, duration_s: float) -> dict[str, Path]:
+    """`folder/<stem>.otio`, `.edl`, `.fcpxml`, `.xml` and `.srt` for the reel of `chosen`
+    (in time order)."""
+    folder = Path(folder)
+    fps = float(fps or DEFAULT_FPS)
     tl = editor_timeline(chosen, video, fps, duration_s)
-    for name, adapter in EDITOR_FILES.items():
-        paths[name] = _write_otio(out / name, tl, adapter)
-    paths[SRT_NAME] = write_text(out / SRT_NAME, srt_text(chosen, fps))
+    paths = {f"{stem}{suffix}": _write_otio(folder / f"{stem}{suffix}", tl, adapter)
+             for suffix, adapter in EDITOR_SUFFIXES.items()}
+    paths[f"{stem}.srt"] = write_text(folder / f"{stem}.srt", srt_text(chosen, fps))
     return paths
 
 

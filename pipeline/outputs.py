@@ -197,13 +197,21 @@ def record_output(out: str | os.PathLike, path: str | os.PathLike) -> None:
     out, path = Path(out), Path(path)
     ledger = _read_ledger(out)
     st = path.stat()
-    ledger[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    ledger[_ledger_name(out, path)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     try:
         fd = os.open(out / MARKER, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"written": ledger}, f)
     except OSError as exc:
         raise OutputError(f"cannot update {out / MARKER}: {exc.strerror or exc}") from None
+
+
+def _ledger_name(out: Path, path: Path) -> str:
+    """A file's name in the ledger: its path inside OUT (reel.mp4, reels/final.mp4)."""
+    try:
+        return path.resolve().relative_to(out.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _read_ledger(out: Path) -> dict:
@@ -218,7 +226,7 @@ def _read_ledger(out: Path) -> dict:
 def written_here(out: str | os.PathLike, path: str | os.PathLike) -> bool:
     """True when `path` in OUT is the very file this package recorded writing there."""
     out, path = Path(out), Path(path)
-    rec = _read_ledger(out).get(path.name)
+    rec = _read_ledger(out).get(_ledger_name(out, path))
     try:
         st = path.stat()
     except OSError:
@@ -234,29 +242,44 @@ def _reel_key(doc: Any) -> tuple | None:
         return None
 
 
-def drop_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: str = "reel.mp4") -> bool:
-    """Remove OUT/reel.mp4 before a segments.json with another input or selection replaces
-    the one it was rendered from: a reel that no longer matches the evidence must not stay
-    beside it (a later render, or an interrupted one, would otherwise leave it lying).
-    Only a reel this package wrote (`record_output`) is removed."""
+STALE_REEL = "reel.stale.mp4"
+
+
+def set_aside_stale_reel(out: str | os.PathLike, new_segments_doc: dict, reel_name: str = "reel.mp4") -> Path | None:
+    """Before a segments.json with another input or selection replaces the one OUT/reel.mp4
+    was rendered from, rename that reel to OUT/reel.stale.mp4 (replacing an older one): a
+    reel that no longer matches the evidence must not stand beside it under the name of
+    the current reel, and is not deleted either. Only a reel this package wrote
+    (`record_output`) is moved. Returns the stale reel's new path, or None."""
     out = Path(out)
     reel = out / reel_name
     if not reel.exists():
-        return False
+        return None
     try:
         old = json.loads((out / "segments.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         old = None
     old_key = _reel_key(old)
     if old_key is not None and old_key == _reel_key(new_segments_doc):
-        return False
+        return None
     if not written_here(out, reel):
-        return False  # a user's own reel.mp4 (a --force folder): never ours to remove
+        return None  # a user's own reel.mp4 (a --force folder): never ours to move
+    stale = out / STALE_REEL
     try:
-        reel.unlink()
+        os.replace(reel, stale)
     except OSError as exc:
-        raise OutputError(f"cannot remove the outdated {reel}: {exc.strerror}") from None
-    return True
+        raise OutputError(f"cannot set aside the outdated {reel}: {exc.strerror}") from None
+    record_output(out, stale)
+    return stale
+
+
+def drop_stale_reel(out: str | os.PathLike) -> bool:
+    """Remove OUT/reel.stale.mp4 (ours only) once OUT/reel.mp4 shows the current selection."""
+    stale = Path(out) / STALE_REEL
+    if stale.exists() and written_here(out, stale):
+        stale.unlink()
+        return True
+    return False
 
 
 def disk_full(folder: str | os.PathLike, probe_bytes: int = 256 * 1024) -> bool:

@@ -13,9 +13,11 @@ cli.py and batch.py call these; nothing else composes stages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,8 @@ import numpy as np
 from . import cache, media
 from .analysis import QuietReporter, Reporter, Timer
 from .config import Config
-from .errors import MediaError, OutputError
-from .outputs import drop_stale_reel, prepare_output_dir, record_output, write_json, write_text
+from .errors import ConfigError, MediaError, OutputError
+from .outputs import drop_stale_reel, prepare_output_dir, record_output, set_aside_stale_reel, write_json, write_text
 from .types import MediaInfo, Segment, Timeline
 
 log = logging.getLogger(__name__)
@@ -237,7 +239,7 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
         duration_s=analysis_doc["duration"], config=cfg.to_dict(), detector=analysis_doc["detector"],
         weights_used=sel.weights_used, notes=sel.notes, target_s=sel.target_s,
     )
-    drop_stale_reel(out, doc)  # a reel of another selection must not survive beside this one
+    stale = set_aside_stale_reel(out, doc)  # a reel of another selection must not pass for this one's
     paths = {
         "segments": write_segments(out, doc),
         "timeline_csv": write_timeline_csv(out, timeline, sel.score),
@@ -245,6 +247,8 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
     }
     paths |= write_selection_files(out, sel.segments, analysis_doc["input"], source_fps(analysis_doc),
                                    analysis_doc["duration"])
+    if stale is not None:
+        paths["stale_reel"] = stale
     return paths
 
 
@@ -345,21 +349,43 @@ def load_state(out: Path, cfg: Config | None = None, reporter: Reporter | None =
     return read_state(out), a.timeline
 
 
+REEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_reel_name(name: str | None) -> str | None:
+    """A --name for OUT/reels/<name>.mp4: letters, digits, '.', '_', '-', up to 64."""
+    if name is not None and (not REEL_NAME.match(name) or name.endswith(".mp4")):
+        raise ConfigError(f"--name {name[:70]!r}: use up to 64 letters, digits, '.', '_' or '-' "
+                          "(starting with a letter or digit, without .mp4)")
+    return name
+
+
 def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config, mode: str | None = None,
-              reporter: Reporter | None = None, split: bool = False) -> tuple[Path, dict, float]:
+              reporter: Reporter | None = None, split: bool = False, name: str | None = None,
+              selection_doc: dict | None = None) -> tuple[Path, dict, float]:
     """Render `segments` of `video` into OUT/reel.mp4, with a chapter per segment, and note
     it as ours in OUT's marker (so a later run may replace or remove it, and never a user's
-    file of that name). With `split`, also one file per segment in OUT/segments/."""
-    from .export import SPLIT_DIR, add_chapters, split_segments
+    file of that name). With `split`, also one file per segment in OUT/segments/.
+
+    With `name`, the reel is OUT/reels/<name>.mp4 instead, kept beside the others, with its
+    editor files (reels/<name>.otio, ...) and `selection_doc` as reels/<name>.selection.json
+    (`highlights render OUT --selection` renders it again)."""
+    from .export import SPLIT_DIR, add_chapters, split_segments, write_editor_files
     from .render import render_reel
 
     reporter = reporter or QuietReporter()
     t0 = time.perf_counter()
-    reel = Path(out) / "reel.mp4"
+    reel = Path(out) / "reel.mp4" if name is None else Path(out) / "reels" / f"{name}.mp4"
     with reporter.stage("render", 1.0) as update:
         info = render_reel(video, segments, reel, cfg.render, progress=update, mode=mode)
-        info["chapters"] = add_chapters(reel, info.pop("rendered"), info.get("fps"))
+        rendered = info.pop("rendered")
+        info["chapters"] = add_chapters(reel, rendered, info.get("fps"))
     record_output(out, reel)
+    if name is not None:
+        duration = media.probe(video).duration_s
+        write_editor_files(reel.parent, name, rendered, video, info.get("fps"), duration)
+        if selection_doc is not None:
+            write_json(reel.parent / f"{name}.selection.json", selection_doc)
     if split:
         with reporter.stage("split", None):
             info["split"] = [str(p) for p in split_segments(video, segments, Path(out) / SPLIT_DIR, cfg.render, mode)]
@@ -375,12 +401,34 @@ def total_seconds(timings: dict) -> float:
     return sum(timings.get(k, 0.0) for k in WALL_STEPS)
 
 
-def write_run_json(out: Path, command: str, timings: dict, extra: dict | None = None) -> Path:
+HISTORY_MAX = 200  # run.json keeps this many of the commands that wrote into OUT
+
+
+def write_run_json(out: Path, command: str, timings: dict, extra: dict | None = None,
+                   record: dict | None = None) -> Path:
+    """OUT/run.json: this command's timings, versions and device, and `history`, one entry
+    per command that changed OUT's choice (oldest first): what it was, when (UTC), and
+    `record` (the selection file, weights, target, the reel and the segments it holds)."""
+    import datetime
+
+    try:
+        old = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        history = [h for h in old.get("history", []) if isinstance(h, dict)] if isinstance(old, dict) else []
+    except (OSError, ValueError):
+        history = []  # none yet, or a file that is not ours to read: start again
+    at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    history = (history + [{"command": command, "at": at, **(record or {})}])[-HISTORY_MAX:]
     return write_json(out / "run.json", {
         "command": command, "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "total_s": round(total_seconds(timings), 3),
-        "versions": versions(), "device": device_info(), **(extra or {}),
+        "versions": versions(), "device": device_info(), **(extra or {}), "history": history,
     })
+
+
+def _choice_record(sel: Selection, reel: Path | None) -> dict:
+    """What run.json's history says of a selection: weights, target, segments, reel."""
+    return {"weights": sel.weights_used, "target_s": sel.target_s, "selected": [s.id for s in sel.selected],
+            "reel": str(reel) if reel else None}
 
 
 def prepare(out: Path, force: bool) -> Path:
@@ -437,6 +485,7 @@ def run_match(
     cache_dir: str | Path | None = None,
     render_mode: str | None = None,
     split: bool = False,
+    name: str | None = None,
 ) -> MatchResult:
     """What `highlights run` does for one match, and `highlights batch` for each: analyze,
     select, write segments.json, timeline.csv, config.yaml, timeline.png and report.html,
@@ -450,39 +499,67 @@ def run_match(
 
     if target_s is not None:
         cfg = with_updates(cfg, **{"segments.target_duration_s": target_s})
+    reel_opts = ReelOptions(render, render_mode, split, check_reel_name(name))  # before any work
     reporter = reporter or QuietReporter()
     out = prepare(Path(out), force)
     a = analyze(video, cfg, Path(cache_dir) if cache_dir else out / "cache", reporter, detector=detector)
     save_state(out, a, cfg)
     sel, timings, reel, reel_s, render_info = _select_and_publish(out, analysis_doc(a), video, a.timeline, cfg, True,
-                                                                  render, render_mode, reporter, split)
+                                                                  reel_opts, reporter)
     timings = dict(a.timings, **timings)
     notes = list(sel.notes) + list(render_info.get("notes", []))
     if render and not sel.selected:
         notes.append("no segment was selected: nothing to render")
-    write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info})
+    write_run_json(out, "run", timings, {"cache_hit": a.cache_hit, "detector": a.detector, "render": render_info},
+                   _choice_record(sel, reel))
     return MatchResult(str(video), out, a.fingerprint, a.cache_hit, a.detector, sel, reel, reel_s, timings, notes,
                        render_info.get("split", []))
 
 
+@dataclass(frozen=True)
+class ReelOptions:
+    """How a command renders: whether at all, the renderer (None: `render.mode`), one file
+    per segment too, and a name that keeps the reel as OUT/reels/<name>.mp4."""
+
+    render: bool = True
+    mode: str | None = None
+    split: bool = False
+    name: str | None = None
+
+
 def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timeline, cfg: Config, report: bool,
-                        render: bool, render_mode: str | None, reporter: Reporter, split: bool = False):
+                        reel_opts: ReelOptions, reporter: Reporter):
     """What `run_match` and `rescore` share after the analysis: select, write the evidence
-    files, (with `report`) the plot and the page, (with `render`) the reel. Returns
-    (selection, timings, reel or None, reel length s, the renderer's info)."""
+    files, (with `report`) the plot and the page, (with `render`) the reel. A reel.mp4 of
+    an earlier selection that is not rendered again is kept as reel.stale.mp4, with a note.
+    Returns (selection, timings, reel or None, reel length s, the renderer's info)."""
+    from .report.files import config_fingerprint, selection_document
+
     t0 = time.perf_counter()
     sel = select_segments(timeline, cfg)
-    write_outputs(out, doc, timeline, sel, cfg)
+    stale = write_outputs(out, doc, timeline, sel, cfg).get("stale_reel")
     timings = {"select": time.perf_counter() - t0}
     if report:
         t1 = time.perf_counter()
         write_reports(out, timeline, sel.score, cfg, reporter=reporter)
         timings["report"] = time.perf_counter() - t1
     reel, info, reel_s = None, {}, sum(s.duration for s in sel.selected)
-    if render and sel.selected:
-        reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, render_mode, reporter, split)
+    if reel_opts.render and sel.selected:
+        chosen = selection_document(doc["fingerprint"], sel.selected, config_fingerprint(doc["fingerprint"], cfg.to_dict()))
+        reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, reel_opts.mode, reporter,
+                                                  reel_opts.split, reel_opts.name, chosen)
         reel_s = info.get("reel_s", reel_s)
+        if reel_opts.name is None:
+            drop_stale_reel(out)  # the new reel.mp4 shows this selection
+            stale = None
+    if stale is not None:
+        info["notes"] = [stale_note(out, stale)] + list(info.get("notes", []))
     return sel, timings, reel, reel_s, info
+
+
+def stale_note(out: Path, stale: Path) -> str:
+    return (f"reel.mp4 showed an earlier selection: kept as {stale.name}; "
+            f"`highlights render {out}` renders this one")
 
 
 def analyze_match(video: str | Path, out: str | Path, cfg: Config, *, reporter: Reporter | None = None,
@@ -561,7 +638,8 @@ class RenderResult:
 
 
 def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool = True,
-            reporter: Reporter | None = None, render_mode: str | None = None, split: bool = False) -> MatchResult:
+            reporter: Reporter | None = None, render_mode: str | None = None, split: bool = False,
+            name: str | None = None) -> MatchResult:
     """What `highlights rescore` does: select again from OUT's cached analysis with `cfg`
     (new weights, target), rewrite segments.json, timeline.csv, config.yaml and (with
     `report`) the plot and the page, render the reel (with `render`), write run.json. The
@@ -569,30 +647,65 @@ def rescore(out: str | Path, cfg: Config, *, render: bool = True, report: bool =
     settings of `cfg` changed but only apply to a new analysis."""
     from .outputs import open_output_dir
 
+    reel_opts = ReelOptions(render, render_mode, split, check_reel_name(name))  # before any work
     reporter = reporter or QuietReporter()
     out = open_output_dir(Path(out))  # no other run writes here meanwhile
     doc, timeline = load_state(out, cfg, reporter, need_input=render)
     used = doc.get("config_sections", {})
     now = cache.analysis_config(cfg)
     changed = [k for k in cache.SECTIONS if isinstance(used, dict) and k in used and now[k] != used[k]]
-    sel, timings, reel, reel_s, info = _select_and_publish(out, doc, doc["input"], timeline, cfg, report, render,
-                                                           render_mode, reporter, split)
+    sel, timings, reel, reel_s, info = _select_and_publish(out, doc, doc["input"], timeline, cfg, report, reel_opts,
+                                                           reporter)
     notes = list(info.get("notes", []))
-    write_run_json(out, "rescore", timings, {"cache_hit": True})
+    write_run_json(out, "rescore", timings, {"cache_hit": True, "render": info}, _choice_record(sel, reel))
     if changed:
         notes.append(f"{', '.join(changed)} settings changed but only apply to a new analysis (`highlights run`)")
     return MatchResult(str(doc["input"]), out, doc["fingerprint"], True, doc.get("detector") or {}, sel, reel,
                        reel_s, timings, list(sel.notes) + notes, info.get("split", []))
 
 
+def reviewed_candidates(candidates: list[Segment], chosen: list[Segment]) -> list[Segment]:
+    """The candidates as a review chose them (`chosen`, from `read_selection`): those named
+    are selected, at the times the review gave them (a trim or extension says so in its
+    reason), moments the review added are new candidates with the next free ids, and every
+    other candidate is left out. Chronological."""
+    out = [dataclasses.replace(c, selected=False) for c in candidates]
+    by_id = {c.id: c for c in out}
+    next_n = max((int(c.id[1:]) for c in out if c.id[1:].isdigit()), default=0) + 1
+    last_rank = max((c.rank for c in out), default=0)
+    for ch in chosen:
+        c = by_id.get(ch.id)
+        if c is None:  # a moment the review added by its times
+            last_rank += 1
+            c = Segment(id=f"s{next_n:03d}", start=ch.start, end=ch.end, peak=(ch.start + ch.end) / 2, score=0.0,
+                        components={}, rank=last_rank, reason="added in review")
+            next_n += 1
+            out.append(c)
+        elif abs(c.start - ch.start) > 1e-3 or abs(c.end - ch.end) > 1e-3:
+            c.reason = (c.reason + "; " if c.reason else "") + \
+                f"set to {ch.start:.1f}-{ch.end:.1f} s in review (candidate {c.start:.1f}-{c.end:.1f} s)"
+            c.start, c.end = ch.start, ch.end
+            c.peak = min(max(c.peak, c.start), c.end)
+            if c.anchor is not None:
+                c.anchor = min(max(c.anchor, c.start), c.end)
+        c.selected = True
+    return sorted(out, key=lambda s: s.start)
+
+
 def render_selection(out: str | Path, cfg: Config, selection: str | Path | None = None, *,
                      reporter: Reporter | None = None, render_mode: str | None = None,
-                     split: bool = False) -> RenderResult:
-    """What `highlights render` does: OUT/reel.mp4 from OUT's selected segments, or from a
-    selection file (by id and time, checked against OUT's input and segments)."""
+                     split: bool = False, name: str | None = None) -> RenderResult:
+    """What `highlights render` does: OUT/reel.mp4 (or OUT/reels/<name>.mp4) from OUT's
+    selected segments, or from a selection file (by id and time, checked against OUT's
+    input and segments). A selection file's choice becomes OUT's: segments.json, the
+    editor files, the plot and the page are rewritten to it, and run.json records which
+    file it was."""
+    from .export import write_selection_files
     from .outputs import open_output_dir
-    from .report.files import read_segments, read_selection, segments_from_document
+    from .report.files import (read_segments, read_selection, segments_from_document, selection_document,
+                               write_segments)
 
+    check_reel_name(name)
     reporter = reporter or QuietReporter()
     out = open_output_dir(Path(out))  # no other run writes here meanwhile
     doc, _ = load_state(out, cfg, reporter, need_input=True)
@@ -602,13 +715,31 @@ def render_selection(out: str | Path, cfg: Config, selection: str | Path | None 
                           f"run `highlights rescore {out}` to rewrite it")
     segs = segments_from_document(seg_doc)
     notes: list[str] = []
+    record: dict = {"selection": None}
+    stale = None
     if selection:
         chosen = read_selection(selection, doc["fingerprint"], segs, doc["duration"],
                                 config_fp=seg_doc.get("config_fingerprint"), notes=notes)
+        segs = reviewed_candidates(segs, chosen)
+        chosen = [s for s in segs if s.selected]
+        new_doc = dict(seg_doc, segments=[s.to_dict() for s in segs],
+                       notes=list(seg_doc.get("notes", [])) + [f"selection from {Path(selection).resolve()} (review)"])
+        stale = set_aside_stale_reel(out, new_doc)
+        write_segments(out, new_doc)
+        write_selection_files(out, segs, doc["input"], source_fps(doc), doc["duration"])
+        write_reports(out, cfg=cfg, reporter=reporter)
+        record["selection"] = {"file": str(Path(selection).resolve()), "sha256": cache.sha256(Path(selection))}
     else:
         chosen = [s for s in segs if s.selected]
-    reel, info, seconds = render_to(out, doc["input"], sorted(chosen, key=lambda s: s.start), cfg, render_mode,
-                                    reporter, split)
+    chosen = sorted(chosen, key=lambda s: s.start)
+    again = selection_document(doc["fingerprint"], chosen, seg_doc.get("config_fingerprint")) if name else None
+    reel, info, seconds = render_to(out, doc["input"], chosen, cfg, render_mode, reporter, split, name, again)
+    if name is None:
+        drop_stale_reel(out)  # reel.mp4 shows the current selection again
+    elif stale is not None:
+        notes.append(stale_note(out, stale))
+    write_run_json(out, "render", {"render": seconds}, {"render": info}, record | {
+        "reel": str(reel), "selected": [s.id for s in chosen]})
     return RenderResult(reel, info.get("reel_s", sum(s.duration for s in chosen)), info.get("segments", len(chosen)),
                         seconds, notes + list(info.get("notes", [])), info.get("split", []))
 

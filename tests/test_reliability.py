@@ -302,13 +302,14 @@ def test_sigkill_during_render_then_rerun_completes_and_cleans_up(short_match, r
     assert reel.duration_s == pytest.approx(sum(s["end"] - s["start"] for s in chosen), abs=0.3)
     assert json.loads((out / "run.json").read_text())["command"] == "run"
 
-    # A new selection replaces segments.json: the old reel no longer matches it and goes.
-    code = run_cli("rescore", out, "--no-render", "--set", "weights.audio=0", "--set", "weights.shots=0",
-                   "--target-duration", "8").returncode
+    # A new selection replaces segments.json: the old reel no longer matches it and is set aside, said.
+    r = run_cli("rescore", out, "--no-render", "--set", "weights.audio=0", "--set", "weights.shots=0",
+                "--target-duration", "8")
     new = [s for s in json.loads((out / "segments.json").read_text())["segments"] if s["selected"]]
-    assert code == 0
+    assert r.returncode == 0
     if [(s["start"], s["end"]) for s in new] != [(s["start"], s["end"]) for s in chosen]:
-        assert not (out / "reel.mp4").exists(), "a reel of another selection must not stay beside segments.json"
+        assert not (out / "reel.mp4").exists(), "a reel of another selection must not pass for this one's"
+        assert (out / "reel.stale.mp4").exists() and "kept as reel.stale.mp4" in r.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

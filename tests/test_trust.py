@@ -117,14 +117,20 @@ def test_a_users_own_reel_in_a_force_folder_is_never_removed(capsys, tmp_path, c
     assert (out / "reel.mp4").read_bytes() == b"the user's own reel"
 
 
-def test_a_reel_of_ours_that_no_longer_matches_the_selection_is_still_removed(capsys, tmp_path, clip):
+def test_a_reel_of_ours_that_no_longer_matches_the_selection_is_set_aside_and_said(capsys, tmp_path, clip):
     out = tmp_path / "out"
     code, _, err = highlights(capsys, "run", clip, "-o", out, "--detector", "classic", "--target-duration", "3",
                               "--render", "copy")
     assert code == 0 and (out / "reel.mp4").exists(), err
+    old = (out / "reel.mp4").read_bytes()
     code, _, err = highlights(capsys, "rescore", out, "--target-duration", "6", "--no-render")
     assert code == 0, err
     assert not (out / "reel.mp4").exists()
+    assert (out / "reel.stale.mp4").read_bytes() == old, "kept, under a name that says what it is"
+    assert "reel.mp4 showed an earlier selection: kept as reel.stale.mp4" in err
+    code, _, err = highlights(capsys, "render", out, "--render", "copy")  # rendered again: no stale reel left
+    assert code == 0, err
+    assert (out / "reel.mp4").exists() and not (out / "reel.stale.mp4").exists()
 
 
 # ---------------------------------------------------------------- 4, 21. values read back are checked

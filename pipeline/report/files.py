@@ -6,6 +6,7 @@ described by pipeline/schemas/segments.schema.json.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -208,10 +209,12 @@ def read_selection(path, fingerprint: str, candidates: list[Segment], duration_s
     """Segments named by a selection file, chronological, each moment once.
 
     A segment is named by id and time (what the page exports), by id alone, or by time
-    alone. Ids hold only under the config that numbered them (`config_fingerprint`): a
-    segment whose id no longer has the exported times is mapped by its times (to the
-    candidate with those times, else the times themselves are cut), and an id alone is
-    refused unless the file carries the current config fingerprint. Repeats and overlaps
+    alone. Ids hold only under the config that numbered them (`config_fingerprint`): under
+    it, an id with other times is that candidate trimmed or extended in review (its
+    `trimmed_from` the candidate's own times); otherwise a segment whose id no longer has
+    the exported times is mapped by its times (to the candidate with those times, else the
+    times themselves are cut), and an id alone is refused unless the file carries the
+    current config fingerprint. Repeats and overlaps
     are merged, so no moment is shown twice. A selection for another input (fingerprint)
     is refused. Every refusal is a ConfigError (exit 2); what was mapped or merged is
     appended to `notes`.
@@ -255,6 +258,12 @@ def read_selection(path, fingerprint: str, candidates: list[Segment], duration_s
             continue
         if cand is not None and abs(cand.start - times[0]) <= _TIME_TOL_S and abs(cand.end - times[1]) <= _TIME_TOL_S:
             chosen.append(cand)
+            continue
+        if cand is not None and same_config:  # the ids still hold: the review trimmed or extended it
+            notes.append(f"selection: {sid} set to {times[0]:.1f}-{times[1]:.1f} s in review "
+                         f"(candidate {cand.start:.1f}-{cand.end:.1f} s)")
+            chosen.append(dataclasses.replace(cand, start=times[0], end=times[1],
+                                              peak=min(max(cand.peak, times[0]), times[1]), trimmed_from=(cand.start, cand.end)))
             continue
         match = by_time.get((round(times[0], 2), round(times[1], 2)))
         if match is not None:
