@@ -126,7 +126,9 @@ def video_pass(video: Path, info: MediaInfo, cfg: Config, detector, windows: lis
     cams = []
     stats = {"decoded": 0, "emitted": 0, "decode_errors": 0, "skip_nonref": False}
     done = 0.0
-    with reporter.stage("video", total) as update:
+    label = "video" if not windows else \
+        f"pass 2 of 2: video in {len(windows)} window{'s' if len(windows) != 1 else ''}"
+    with reporter.stage(label, total) as update:
         for a, b in spans:
             stream = media.frames(video, fps=cfg.media.analysis_fps, width=detector.frame_width_px or None,
                                   skip_nonref=cfg.media.skip_nonref, skip_nonref_min_ratio=cfg.media.skip_nonref_min_ratio,
@@ -200,7 +202,8 @@ class AudioPass:
         from .threads import background
 
         track, duration, sc = self.track, self.duration, self.signals
-        with reporter.stage("audio", duration) as update, self.timer("audio"):
+        label = "pass 1 of 2: audio" if alone else "audio"
+        with reporter.stage(label, duration) as update, self.timer("audio"):
             if not track.present:
                 self.notes.append(f"{track.reason}: audio signals skipped, weights redistributed")
                 return missing_audio(duration, sc.bin_s, track.reason)

@@ -18,6 +18,7 @@ import click
 from .errors import ConfigError, PipelineError
 
 _DEBUG = False
+_QUIET = False  # -q: no progress bars, notes or summaries
 
 
 def _err(msg: str) -> None:
@@ -44,22 +45,44 @@ def _stdout_is_broken() -> bool:
         return True
 
 
-@contextmanager
-def progress(description: str, total: float | None = None):
-    """A rich progress bar with ETA on stderr; yields an `update(completed)` callable."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+# What a stage's progress counts, shown beside its bar ("312/600 s" of footage).
+STAGE_UNITS = {"video": "s", "audio": "s", "detect": "s", "matches": "matches",
+               "frames": "frames"}
+ETA_AFTER_S = 5.0  # no ETA before a stage has run this long and done 5%: early rates mislead
 
-    with Progress(
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        transient=False,
-        console=_console(),
-    ) as bar:
-        task = bar.add_task(description, total=total)
+
+def _columns():
+    from rich.progress import BarColumn, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class Done(ProgressColumn):
+        def render(self, task):
+            unit = task.fields.get("unit")
+            if not unit or task.total is None:
+                return Text("")
+            return Text(f"{task.completed:.0f}/{task.total:.0f} {unit}")
+
+    class SettledEta(ProgressColumn):
+        def render(self, task):
+            left = task.time_remaining
+            if task.total is None or task.finished or left is None or task.elapsed is None \
+                    or task.elapsed < ETA_AFTER_S or task.percentage < 5:
+                return Text("")
+            return Text(f"eta {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}")
+
+    return (TextColumn("[bold]{task.description:<10}"), BarColumn(), TaskProgressColumn(), Done(),
+            TimeElapsedColumn(), SettledEta())
+
+
+@contextmanager
+def progress(description: str, total: float | None = None, unit: str | None = None):
+    """A rich progress bar on stderr (elapsed time; an ETA once it settles; what it counts,
+    `unit`, from STAGE_UNITS by default); yields an `update(completed)` callable."""
+    from rich.progress import Progress
+
+    with Progress(*_columns(), transient=False, console=_console()) as bar:
+        first = description.split(":")[-1].split()[0] if description else ""
+        task = bar.add_task(description, total=total, unit=unit or STAGE_UNITS.get(first))
 
         def update(completed: float, total_: float | None = None) -> None:
             bar.update(task, completed=completed, total=total_ if total_ is not None else bar.tasks[task].total)
@@ -71,9 +94,17 @@ def progress(description: str, total: float | None = None):
 
 
 def _console():
+    """Where progress and summaries go (stderr; nowhere with -q). Not a terminal (a log
+    file, a pipe): lines are not folded at 80 columns."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=True)
+    if _QUIET:
+        return Console(stderr=True, quiet=True)
+    tty = sys.stderr.isatty()
+    wide = tty or bool(os.environ.get("COLUMNS"))
+    return Console(stderr=True, soft_wrap=not tty, width=None if wide else 200)
 
 
 def config_options(f):
@@ -94,20 +125,45 @@ def load_cfg(config_path, overrides, extra: dict | None = None):
     return with_updates(cfg, **given) if given else cfg
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+# `highlights --help` lists the commands in the order a user meets them, not alphabetically.
+COMMAND_ORDER = ("run", "rescore", "render", "report", "eval", "batch", "analyze", "detect", "eval-detector", "bench",
+                 "probe", "synth", "doctor")
+# Options of the whole tool that are also accepted after the command (`highlights run ... --debug`).
+GLOBAL_FLAGS = ("--debug", "-q", "--quiet", "-v", "--verbose")
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx):
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: (COMMAND_ORDER.index(n) if n in COMMAND_ORDER else len(COMMAND_ORDER), n))
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """GLOBAL_FLAGS anywhere before a `--` moved in front of the command, where click reads them."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    return flags + [a for a in argv[:end] if a not in GLOBAL_FLAGS] + argv[end:]
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (also accepted after the command).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries: errors, and --json output, only.")
+@click.option("-v", "--verbose", is_flag=True, help="Also log what each stage decides (INFO).")
 @click.version_option(package_name="football-highlights", prog_name="highlights")
-def cli(debug: bool) -> None:
+def cli(debug: bool, quiet: bool, verbose: bool) -> None:
     """Football highlights: match footage in, a highlight reel and its evidence out.
 
     \b
     Typical use:
-      highlights synth -o samples/match.mp4 --duration 120 --seed 1
-      highlights probe samples/match.mp4
+      highlights run match.mp4 -o out/            analyse, pick, render, review page
+      highlights rescore out/ --set weights.audio=0.8
+      highlights render out/ --selection selection.json
+      highlights doctor                           what this machine gives the pipeline
     """
-    global _DEBUG
-    _DEBUG = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    global _DEBUG, _QUIET
+    _DEBUG, _QUIET = debug, quiet and not debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR if _QUIET else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
 @cli.command()
@@ -183,7 +239,8 @@ class RichReporter:
         return progress(name, total)
 
     def message(self, text: str) -> None:
-        click.echo(text, err=True)
+        if not _QUIET:
+            click.echo(text, err=True)
 
 
 def _target_option(f):
@@ -223,8 +280,42 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+def _note(text: str) -> None:
+    if not _QUIET:
+        click.echo(f"note      {text}", err=True)
+
+
 def _print_json(doc: dict) -> None:
     click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _left_out_lines(sel, total: float) -> list[str]:
+    """Why a reel is shorter than its target, and the candidates that scored well but did
+    not fit (goals are told apart, above), from each candidate's own "left out" reason."""
+    lines = []
+    left = [s for s in sel.segments if not s.selected]
+    full = [s for s in left if "left out: reel full" in s.reason]
+    short = sel.target_s - total
+    if short > 1.0:
+        if not left:
+            why = "every candidate is in it"
+        elif not full:
+            replays = sum(s.replay_of is not None for s in left)
+            low = sum("below the minimum" in s.reason for s in left)
+            parts = ([plural(replays, "replay") + " of moments shown"] if replays else []) + \
+                    ([plural(low, "candidate") + " scoring below segments.min_score"] if low else [])
+            why = "the rest are " + " and ".join(parts) if parts else "no other candidate fits"
+        else:
+            why = f"the next {plural(len(full), 'candidate')} would not fit in the {short:.0f} s left"
+        lines.append(f"short     {short:.0f} s under the target: {why}")
+    good = sorted((s for s in full if s.kind != "goal"), key=lambda s: s.rank)[:3]
+    if good:
+        told = ", ".join(f"{s.id} ({s.kind or 'other'}, score {s.score:.2f}, {s.duration:.0f} s)" for s in good)
+        more = len([s for s in full if s.kind != "goal"]) - len(good)
+        need = sel.target_s + sum(s.duration for s in good)
+        lines.append(f"left out  {told}{f' and {more} more' if more > 0 else ''}: the reel is full; "
+                     f"--target-duration {need:.0f} would hold {'them' if len(good) > 1 else 'it'}")
+    return lines
 
 
 def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool, split: list | None = None) -> None:
@@ -234,7 +325,7 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool, 
 
     console = _console()
     chosen = sel.selected
-    table = Table(title=f"{len(chosen)} of {len(sel.segments)} candidate segments selected", show_lines=False)
+    table = Table(title=f"{len(chosen)} of {plural(len(sel.segments), 'candidate segment')} selected", show_lines=False)
     for col in ("id", "rank", "kind", "start", "end", "score", "reason"):
         table.add_column(col, overflow="fold")
     for s in sorted(chosen, key=lambda s: s.start):
@@ -251,7 +342,10 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool, 
             told += (f"; left out: {', '.join(s.id for s in left)} (the reel is full and a goal is shown whole "
                      f"or not at all: --target-duration {sel.target_s + need:.0f} would hold them)")
         console.print(told, highlight=False)
-    console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"))
+    console.print(f"reel      {total:.1f} s (target {sel.target_s:.1f} s)" + (f" -> {reel}" if reel else " (not rendered)"),
+                  highlight=False)
+    for line in _left_out_lines(sel, total):
+        console.print(line, highlight=False)
     for n in sel.notes:
         console.print(f"note      {n}", highlight=False)
     console.print(f"outputs   {out}/report.html (review page), segments.json, timeline.csv, timeline.png, config.yaml, run.json")
@@ -323,7 +417,7 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
     if as_json:
         return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's own notes, and "nothing to render"
-        click.echo(f"note      {n}", err=True)
+        _note(n)
     _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit, res.split)
 
 
@@ -350,7 +444,7 @@ def rescore(out, target_duration, no_render, report, render_mode, split, name, a
     if as_json:
         return _print_json(res.report())
     for n in res.notes[len(res.selection.notes):]:  # the render's notes and the analysis-settings note
-        click.echo(f"note      {n}", err=True)
+        _note(n)
     _summary(res.output, res.selection, res.reel, res.timings, True, res.split)
 
 
@@ -374,10 +468,12 @@ def render(out, selection, render_mode, split, name, as_json, config_path, overr
     if as_json:
         return _print_json(res.summary())
     for n in res.notes:
-        click.echo(f"note      {n}", err=True)
-    click.echo(f"reel      {res.reel} ({res.reel_s:.1f} s, {plural(res.segments, 'segment')}, {res.seconds:.1f} s to render)")
+        _note(n)
+    console = _console()
+    console.print(f"reel      {res.reel} ({res.reel_s:.1f} s, {plural(res.segments, 'segment')}, "
+                  f"{res.seconds:.1f} s to render)", highlight=False)
     if res.split:
-        click.echo(f"split     {plural(len(res.split), 'file')} in {Path(out) / 'segments'}")
+        console.print(f"split     {plural(len(res.split), 'file')} in {Path(out) / 'segments'}", highlight=False)
 
 
 @cli.command(name="eval")
@@ -586,6 +682,24 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@config_options
+def doctor(as_json, config_path, overrides):
+    """What this machine gives the pipeline: versions, ffmpeg, ONNX Runtime providers, torch and
+    CUDA, NVDEC/NVENC, Chromium, Ray, and the weights the detector would use and why."""
+    from . import doctor as doc
+
+    checks = doc.run_checks(load_cfg(config_path, overrides))
+    if as_json:
+        _print_json({"checks": [c.to_dict() for c in checks], "exit_code": doc.exit_code(checks)})
+        return doc.exit_code(checks)
+    mark = {doc.OK: "ok  ", doc.WARN: "warn", doc.FAIL: "FAIL"}
+    for c in checks:
+        click.echo(f"{mark[c.status]}  {c.name:<22} {c.detail}")
+    return doc.exit_code(checks)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure onto the documented exit codes."""
     import signal
@@ -605,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
+        argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
         rv = cli.main(args=argv, prog_name="highlights", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:

@@ -276,6 +276,19 @@ def _caption_filter(text: str, height: int):
     return draw
 
 
+def _frame_logger(on_frame):
+    """A proglog logger for moviepy's write_videofile that reports each video frame written
+    (its `frame_index` bar), so the render bar moves with the encode."""
+    import proglog
+
+    class FrameProgress(proglog.ProgressBarLogger):
+        def bars_callback(self, bar, attr, value, old_value=None):
+            if bar == "frame_index" and attr == "index":
+                on_frame(int(value))
+
+    return FrameProgress()
+
+
 def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderConfig, progress: Progress | None = None,
                    *, info: MediaInfo | None = None) -> dict:
     """Frame-exact reel with moviepy, in batches of `cfg.batch_segments` to bound memory."""
@@ -297,7 +310,11 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
     tmp = _tmp_near(out, ".mp4")
     audio_tmp = _tmp_near(out, ".m4a")  # moviepy's own audio temp, named so an interrupt removes it
     batches = [list(segments[i: i + cfg.batch_segments]) for i in range(0, len(segments), cfg.batch_segments)]
-    done = 0
+    fps = info.fps or 25.0
+    total_frames = max(1, sum(int(round(min(s.end, info.duration_s) * fps)) - int(round(max(s.start, 0.0) * fps))
+                              for s in segments))
+    share = total_frames / (total_frames + (1 if len(batches) > 1 else 0) * 0.02 * total_frames)  # the join after
+    done_frames = 0
     only = None
     try:
         only, why = _chosen_streams_only(source, info, out)
@@ -330,12 +347,15 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 target = tmp if len(batches) == 1 else _tmp_near(out, f".part{b}.mp4")
                 if len(batches) > 1:
                     parts.append(target)
+                logger = None if progress is None else _frame_logger(
+                    lambda i, base=done_frames: progress(min(share * (base + i) / total_frames, share)))
                 reel.write_videofile(
                     str(target), codec=codec, audio_codec="aac", preset=preset,
                     ffmpeg_params=extra + _even_size_params(*reel.size),
-                    threads=threads, logger=None, fps=src.fps,
+                    threads=threads, logger=logger, fps=src.fps,
                     temp_audiofile=str(audio_tmp),
                 )
+                done_frames += int(round(reel.duration * src.fps))
                 reel.close()
                 for c in clips:
                     c.close()
@@ -345,9 +365,8 @@ def render_moviepy(source, segments: Sequence[Segment], out: Path, cfg: RenderCo
                 raise
             finally:
                 src.close()
-            done += len(batch)
             if progress:
-                progress(done / (len(segments) + (1 if len(batches) > 1 else 0)))
+                progress(min(share * done_frames / total_frames, share))
         if len(batches) > 1:
             _concat(parts, tmp)
         _verified(tmp, out)

@@ -83,13 +83,17 @@ def excitement_curve(
     notes: list[str] = []
     present = {g: float(np.mean(~np.isnan(v))) if n else 0.0 for g, v in groups.items()}
     configured = {g: float(w.get(g, 0.0)) for g in GROUPS}
+    partly: dict[str, list[str]] = {}  # the share missing, as told -> the groups missing that much
     for g in GROUPS:
         if configured[g] <= 0:
             notes.append(f"{g} weight is 0: group off")
         elif g not in groups:
             notes.append(f"{g} signals missing for the whole input: weight {configured[g]:g} redistributed")
         elif present[g] < 0.99:
-            notes.append(f"{g} signals missing for {100 * (1 - present[g]):.0f}% of the input: weight redistributed there")
+            partly.setdefault(f"{100 * (1 - present[g]):.0f}%", []).append(g)
+    for share, gs in partly.items():  # one note for groups missing in the same stretches (a cascade's gaps)
+        notes.append(f"{' and '.join(gs)} signals missing for {share} of the input: "
+                     f"{'their weights' if len(gs) > 1 else 'weight'} redistributed there")
     # Effective weights over the match: each group's share of the weight actually applied.
     eff = {g: configured[g] * present.get(g, 0.0) for g in GROUPS}
     tot = sum(eff.values())
