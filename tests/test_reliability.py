@@ -259,7 +259,8 @@ def render_cache(tmp_path_factory) -> Path:
 
 
 def _reel_temps(out: Path) -> list[Path]:
-    return [p for p in out.iterdir() if p.name.startswith(".reel.")] if out.exists() else []
+    """The render's temp files (the editor files' `.reel.otio.*` come before it, at selection)."""
+    return [p for p in out.iterdir() if p.name.startswith(".reel.mp4.")] if out.exists() else []
 
 
 def _signal_during_render(video: Path, out: Path, cache: Path, sig: int,
