@@ -115,6 +115,13 @@ def config_options(f):
     return f
 
 
+def _out_config(out, config_path) -> list[Path]:
+    """The config files a command on OUT reads: OUT/config.yaml (what made it), then
+    --config (a profile, or the review page's export) over it."""
+    base = Path(out) / "config.yaml"
+    return ([base] if base.exists() else []) + ([Path(config_path)] if config_path else [])
+
+
 def load_cfg(config_path, overrides, extra: dict | None = None):
     """The config file and --set overrides, then the command's own options (`extra`,
     dotted keys; None = not given) as typed values, validated like --set."""
@@ -436,9 +443,7 @@ def rescore(out, target_duration, no_render, report, render_mode, split, name, a
     """Re-select from OUT's cached timeline (new weights, target) without decoding the video."""
     from . import run as runmod
 
-    base = Path(out) / "config.yaml"
-    cfg = load_cfg(config_path or (base if base.exists() else None), overrides,
-                   {"segments.target_duration_s": target_duration})
+    cfg = load_cfg(_out_config(out, config_path), overrides, {"segments.target_duration_s": target_duration})
     res = runmod.rescore(out, cfg, render=not no_render, report=report, reporter=RichReporter(),
                          render_mode=render_mode, split=split, name=name)
     if as_json:
@@ -461,8 +466,7 @@ def render(out, selection, render_mode, split, name, as_json, config_path, overr
     """Render OUT/reel.mp4 from OUT's selected segments, or from a selection file."""
     from . import run as runmod
 
-    base = Path(out) / "config.yaml"
-    cfg = load_cfg(config_path or (base if base.exists() else None), overrides)
+    cfg = load_cfg(_out_config(out, config_path), overrides)
     res = runmod.render_selection(out, cfg, selection, reporter=RichReporter(), render_mode=render_mode, split=split,
                                   name=name)
     if as_json:

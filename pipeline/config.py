@@ -625,14 +625,27 @@ def with_updates(cfg: Config, **dotted: Any) -> Config:
     return from_dict(data)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the file at `path` (only differing keys needed), then `overrides`."""
+def _settings_of(doc: dict, path) -> dict:
+    """A config file's settings. The review page's export is a selection file that also
+    carries the settings it was made with (`{"input_fingerprint", "segments": [...],
+    "config": {...}}`): its `config` is what `rescore --config` reads."""
+    if isinstance(doc, dict) and "input_fingerprint" in doc and isinstance(doc.get("segments"), list):
+        settings = doc.get("config", {})
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{path}: the selection's \"config\" must be a mapping of config sections")
+        return settings
+    return doc
+
+
+def load_config(path: str | Path | list | tuple | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the file at `path` (only differing keys needed; several files: each
+    over the one before), then `overrides`."""
     data = copy.deepcopy(_defaults())
-    if path is not None:
-        user = _read_yaml(Path(path))
+    for one in ([] if path is None else list(path) if isinstance(path, (list, tuple)) else [path]):
+        user = _settings_of(_read_yaml(Path(one)), one)
         unknown = [k for k in user if k not in data]
         if unknown:
-            raise ConfigError(f"unknown config section {_brief(unknown[0])} in {path}")
+            raise ConfigError(f"unknown config section {_brief(unknown[0])} in {one}")
         data = _merge(data, user)
     for item in overrides:
         parts, value = parse_override(item)

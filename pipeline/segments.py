@@ -190,7 +190,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
     merged = _merge(sorted(raw), replay, cfg.max_len_s)
     segments: list[Segment] = []
     for start, end, p in merged:
-        i0, i1 = int(start // bin_s), max(int(np.ceil(end / bin_s)), int(start // bin_s) + 1)
+        i0, i1 = score_bins(start, end, bin_s)
         if not i0 <= p < i1:  # a split moved the edge past the peak: the top inside is the peak
             p = i0 + int(np.nanargmax(smooth[i0:i1]))
         components = {}
@@ -200,12 +200,14 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
             # A group's contribution: its weight share times its level around the peak.
             components[g] = float(curve.weights_used.get(g, 0.0) * np.max(window)) if len(window) else 0.0
         score = float(np.nanmax(sustained[i0:i1]) - calm) / spread
+        bonus = 0.0
         if _followed_by_replay(float(t[p]), end, rstarts, cfg.replay_context_s) and not replay[min(p, n - 1)]:
             # Broadcasters replay what mattered: a replay right after is evidence in itself.
-            score += cfg.replay_bonus
-            components["shots"] = components.get("shots", 0.0) + cfg.replay_bonus
+            bonus = cfg.replay_bonus
+            score += bonus
+            components["shots"] = components.get("shots", 0.0) + bonus
         seg = Segment(id="", start=float(start), end=float(end), peak=float(t[p] + bin_s / 2),
-                      score=score, components=components)
+                      score=score, components=components, scored=(float(start), float(end), float(bonus)))
         # The core of the moment: from a little before the crowd and commentary rose to a
         # little after (a goal lies 0-3 s before its roar); selection shows every good
         # moment's core before it gives any moment its full length.
@@ -213,7 +215,7 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         core_a = max(seg.start, rise - cfg.core_pre_s)
         core_b = min(seg.end, max(rise + cfg.core_post_s, core_a + cfg.min_len_s))
         seg.core = (core_a, core_b)
-        seg.anchor = float(rise)
+        seg.anchor = float(min(max(rise, seg.start), seg.end))  # the onset bin may begin before a cut-snapped start
         segments.append(seg)
     segments.sort(key=lambda s: s.start)
     for k, seg in enumerate(segments):
@@ -523,6 +525,43 @@ def widen_goal_cores(segments: list[Segment], cfg: SegmentsConfig, duration_s: f
         s.start = max(min(s.start, at - cfg.goal_core_pre_s), lo, 0.0)
         s.end = min(max(s.end, at + cfg.goal_core_post_s), hi, duration_s)
         s.core = (max(s.start, min(a, at - cfg.goal_core_pre_s)), min(s.end, max(b, at + cfg.goal_core_post_s)))
+
+
+def score_bins(start: float, end: float, bin_s: float) -> tuple[int, int]:
+    """The bins [i0, i1) a candidate spanning [start, end] is scored over."""
+    i0 = int(start // bin_s)
+    return i0, max(int(np.ceil(end / bin_s)), i0 + 1)
+
+
+def candidate_scores(timeline: Timeline, segments: list[Segment], weights: WeightsConfig | dict[str, float],
+                     column_weights: dict[str, float] | None, smooth_s: float, window_s: float) -> dict[str, float]:
+    """Each candidate's score under other weights, over the span it was scored on
+    (`Segment.scored`, else its own): as `build_segments` scores, the best `window_s`
+    stretch of the excitement curve against the match's calm (median of the `smooth_s`
+    curve) and spread (its 90th percentile above calm), plus its replay bonus, which no
+    weight changes. The review page's weight sliders run the same sums in the browser."""
+    curve = excitement_curve(timeline, weights, column_weights)
+    bin_s = timeline.bin_s
+    if not len(curve.score) or np.all(np.isnan(curve.score)):
+        return {s.id: 0.0 for s in segments}
+    smooth = _smooth(curve.score, max(int(round(smooth_s / bin_s)), 1))
+    sustained = _smooth(curve.score, max(int(round(window_s / bin_s)), 1))
+    calm = float(np.nanmedian(smooth))
+    spread = float(np.nanpercentile(smooth, 90) - calm) or 1.0
+    out = {}
+    for s in segments:
+        a, b, bonus = s.scored or (s.start, s.end, 0.0)
+        i0, i1 = score_bins(a, b, bin_s)
+        out[s.id] = float(np.nanmax(sustained[i0:i1]) - calm) / spread + bonus
+    return out
+
+
+def ranks_by(segments: list[Segment], scores: dict[str, float]) -> dict[str, int]:
+    """Ranks (1 = best, `rank_key` order) of `segments` with these scores."""
+    import dataclasses
+
+    order = sorted(segments, key=lambda s: rank_key(dataclasses.replace(s, score=scores[s.id])))
+    return {s.id: i + 1 for i, s in enumerate(order)}
 
 
 def rank_key(s: Segment) -> tuple:

@@ -203,6 +203,9 @@ class Segment:
     core: tuple[float, float] | None = field(default=None, repr=False, compare=False)
     anchor: float | None = field(default=None, repr=False, compare=False)
     trimmed_from: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    # Where the score was measured (the candidate as first cut, before the reel trimmed it)
+    # and the replay bonus in it: what a re-weighting scores it over (segments.json `scored`).
+    scored: tuple[float, float, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration(self) -> float:
@@ -229,6 +232,8 @@ class Segment:
             "confidence": self.confidence,
             "moment": round(self.moment, 3),
             "minute": self.minute,
+            **({"scored": {"start": round(self.scored[0], 3), "end": round(self.scored[1], 3),
+                           "replay_bonus": round(self.scored[2], 4)}} if self.scored else {}),
         }
 
 

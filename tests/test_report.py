@@ -95,7 +95,7 @@ def test_a_real_run_writes_valid_segments_plot_and_page(real_out):
     the page lists every candidate once and points the player at the input."""
     doc = json.loads((real_out / "segments.json").read_text())
     assert segments_problems(doc) == []
-    assert doc["schema_version"] == "1.3"
+    assert doc["schema_version"] == "1.4"
     assert all("moment" in s and "minute" in s for s in doc["segments"])
     assert (real_out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (real_out / "report.html").read_text()

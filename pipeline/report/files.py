@@ -19,8 +19,8 @@ import numpy as np
 from ..outputs import write_json, write_text
 from ..types import Segment, Timeline
 
-SCHEMA_VERSION = "1.3"  # 1.1: config_fingerprint, selections carry times with their ids; 1.2: kind, confidence;
-# 1.3: moment, minute
+SCHEMA_VERSION = "1.4"  # 1.1: config_fingerprint, selections carry times with their ids; 1.2: kind, confidence;
+# 1.3: moment, minute; 1.4: scored (the span and replay bonus a candidate's score was measured over)
 SEGMENTS_NAME = "segments.json"
 
 
@@ -171,6 +171,9 @@ def segments_from_document(doc: dict) -> list[Segment]:
         seg = Segment(**{k: s[k] for k in fields if k in s})
         if s.get("moment") is not None:
             seg.anchor = float(s["moment"])
+        sc = s.get("scored")
+        if isinstance(sc, dict):
+            seg.scored = (float(sc["start"]), float(sc["end"]), float(sc.get("replay_bonus", 0.0)))
         out.append(seg)
     return out
 

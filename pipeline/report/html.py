@@ -151,13 +151,39 @@ def timeline_data(timeline: Timeline, score: np.ndarray, max_points: int = PAGE_
     raw = timeline.raw
     signals = {name: _finite_list(aggregate(v, factor)) for name, v in sorted(timeline.columns.items())}
     raw_out = {name: _finite_list(aggregate(raw[name], factor)) for name in sorted(raw) if name in timeline.columns}
+    units = {name: unit for g in GROUPS for name, unit in ((timeline.meta.get(g) or {}).get("units") or {}).items()
+             if isinstance(unit, str)}
     return {
+        "units": units,
         "bin_s": timeline.bin_s * factor,
         "aggregated": factor > 1,
         "score": _finite_list(aggregate(np.asarray(score, np.float64)[:n], factor)),
         "groups": groups,
         "signals": signals,
         "raw": raw_out,
+    }
+
+
+def rerank_data(timeline: Timeline, config: dict) -> dict:
+    """What the page's weight sliders re-score the candidates with, at full resolution:
+    every scored column per bin (4 decimals), the weights as the run set them (not
+    normalised), and the smoothing windows; the sums are `segments.candidate_scores`'."""
+    from ..segments import scored_columns
+
+    cols = scored_columns(timeline)
+    sig = config.get("signals") or {}
+    seg = config.get("segments") or {}
+    column_weights = {f"{g}_{name}": float(w) for g in GROUPS
+                      for name, w in ((sig.get(g) or {}).get("column_weights") or {}).items()}
+    return {
+        "bin_s": timeline.bin_s,
+        "groups": {g: cols[g] for g in GROUPS},
+        "n": len(timeline.t_s),
+        "columns": {name: _finite_list(timeline.columns[name], 4) for g in GROUPS for name in cols[g]},
+        "weights": {g: float((config.get("weights") or {}).get(g, 0.0)) for g in GROUPS},
+        "column_weights": {name: column_weights.get(name, 1.0) for g in GROUPS for name in cols[g]},
+        "smooth_s": float(seg.get("smooth_s", 2.0)),
+        "window_s": float(seg.get("score_window_s", 6.0)),
     }
 
 
@@ -210,8 +236,11 @@ def render_report(
         "config_fingerprint": doc.get("config_fingerprint"),
         "duration": float(inp.get("duration") or timeline.duration_s),
         "target": doc.get("target_duration"),
-        "segments": [{k: s.get(k) for k in ("id", "start", "end", "peak", "score", "rank", "selected", "replay_of")}
+        "segments": [{k: s.get(k) for k in ("id", "start", "end", "peak", "score", "rank", "selected", "replay_of",
+                                            "kind", "scored")}
                      for s in segments],
+        "rerank": rerank_data(timeline, doc.get("config") or {}),
+        "out_path": str(Path(out).resolve()),
         "truth": truth,
         "timeline": timeline_data(timeline, score, group_levels=group_levels),
         "colours": {**GROUP_COLOURS, "selected": SELECTED_COLOUR, "truth": TRUTH_COLOURS},
