@@ -1,4 +1,4 @@
-"""The reviewer-facing files: segments.json, timeline.csv (with the score), run.json.
+"""The reviewer-facing files: segments.json, timeline.csv (with the score), selection files.
 
 Formats are the Contracts of DESIGN.md; `segments.json` carries `schema_version` and is
 described by pipeline/schemas/segments.schema.json.
