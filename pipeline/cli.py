@@ -133,8 +133,8 @@ def load_cfg(config_path, overrides, extra: dict | None = None):
 
 
 # `highlights --help` lists the commands in the order a user meets them, not alphabetically.
-COMMAND_ORDER = ("run", "rescore", "render", "report", "eval", "batch", "analyze", "detect", "eval-detector", "bench",
-                 "probe", "synth", "doctor")
+COMMAND_ORDER = ("run", "rescore", "render", "report", "eval", "batch", "analyze", "detect", "eval-detector",
+                 "train-detector", "bench", "probe", "synth", "doctor")
 # Options of the whole tool that are also accepted after the command (`highlights run ... --debug`).
 GLOBAL_FLAGS = ("--debug", "-q", "--quiet", "-v", "--verbose")
 
@@ -367,6 +367,16 @@ def _summary(out: Path, sel, reel: Path | None, timings: dict, cache_hit: bool, 
     console.print(f"time      {spent:.1f} s" + (" (analysis from cache)" if cache_hit else ""))
 
 
+def _tell(res, as_json: bool) -> None:
+    """What `run` and `rescore` print: the JSON report, or the notes the selection did not
+    already hold (the render's, the analysis-settings note) and the summary."""
+    if as_json:
+        return _print_json(res.report())
+    for n in res.notes[len(res.selection.notes):]:
+        _note(n)
+    _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit, res.split)
+
+
 def _analysis_cfg(config_path, overrides, detector, weights):
     return load_cfg(config_path, overrides, {"detect.backend": detector, "detect.weights": weights})
 
@@ -421,11 +431,7 @@ def run(video, out, target_duration, detector, weights, render_mode, no_render, 
                                             "segments.target_duration_s": target_duration})
     res = runmod.run_match(video, out, cfg, render=not no_render, reporter=RichReporter(), force=force,
                            cache_dir=cache_dir, render_mode=render_mode, split=split, name=name)
-    if as_json:
-        return _print_json(res.report())
-    for n in res.notes[len(res.selection.notes):]:  # the render's own notes, and "nothing to render"
-        _note(n)
-    _summary(res.output, res.selection, res.reel, res.timings, res.cache_hit, res.split)
+    _tell(res, as_json)
 
 
 @cli.command()
@@ -446,11 +452,7 @@ def rescore(out, target_duration, no_render, report, render_mode, split, name, a
     cfg = load_cfg(_out_config(out, config_path), overrides, {"segments.target_duration_s": target_duration})
     res = runmod.rescore(out, cfg, render=not no_render, report=report, reporter=RichReporter(),
                          render_mode=render_mode, split=split, name=name)
-    if as_json:
-        return _print_json(res.report())
-    for n in res.notes[len(res.selection.notes):]:  # the render's notes and the analysis-settings note
-        _note(n)
-    _summary(res.output, res.selection, res.reel, res.timings, True, res.split)
+    _tell(res, as_json)
 
 
 @cli.command()
@@ -684,6 +686,46 @@ def _terminate(signum, frame) -> None:
     """SIGTERM (a scheduler, `kill`, a container stopping) takes the Ctrl-C path: temp files
     are removed, nothing half-written is left looking complete, exit 130."""
     raise KeyboardInterrupt
+
+
+@cli.command(name="train-detector")
+@click.option("--data", "data", type=click.Path(file_okay=False, exists=True), required=True,
+              help="Training frames: a YOLO-format folder (images/, labels/).")
+@click.option("--val", "val", type=click.Path(file_okay=False, exists=True), required=True,
+              help="Validation frames from other matches than --data (frames of one match look alike).")
+@click.option("--weights", required=True, help="Float ultralytics checkpoint (.pt) to start from.")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False), required=True,
+              help="Folder for the run; the checkpoint is OUT/NAME.pt.")
+@click.option("--names", default=None, help="Class names by id, comma-separated (default: data.yaml's names).")
+@click.option("--keep-classes", is_flag=True,
+              help="Train in the base model's classes (players, keepers, referees as person; ball as sports ball): "
+                   "a better start than a new head with few frames.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--imgsz", type=click.IntRange(min=64, max=4096), default=960, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda:0, ...")
+@click.option("--name", default="finetuned", show_default=True, help="Name of the checkpoint written.")
+@_json_option
+def train_detector_cmd(data, val, weights, out, names, keep_classes, epochs, imgsz, batch, device, name, as_json):
+    """Fine-tune a YOLO checkpoint on your own labelled frames (ultralytics train, offline), and
+    print eval-detector figures on the validation frames before and after."""
+    from .detect.train import train_detector
+
+    if not _QUIET:
+        click.echo(f"training {weights} on {data} for {plural(epochs, 'epoch')} at {imgsz} px ...", err=True)
+    res = train_detector(data, val, weights, out, names=names.split(",") if names else None, epochs=epochs,
+                         imgsz=imgsz, batch=batch, device=device, name=name, keep_classes=keep_classes)
+    if as_json:
+        return _print_json(res.summary())
+
+    def fmt(x):
+        return "n/a" if x is None else f"{x:.3f}"
+
+    for label, r in (("before", res.before), ("after", res.after)):
+        click.echo(f"{label:7s} person recall {fmt(r['person']['recall'])} precision {fmt(r['person']['precision'])}  "
+                   f"ball recall {fmt(r['ball']['recall'])} precision {fmt(r['ball']['precision'])}  "
+                   f"({r['ms_per_frame']:.0f} ms/frame, {r['frames']} frames)")
+    click.echo(f"weights {res.weights} ({res.seconds:.0f} s of training): use it with --weights {res.weights}")
 
 
 @cli.command()
