@@ -705,8 +705,13 @@ def _terminate(signum, frame) -> None:
 @click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda:0, ...")
 @click.option("--name", default="finetuned", show_default=True, help="Name of the checkpoint written.")
+@click.option("--freeze", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Keep the first N layers as they are (10: the whole backbone).")
+@click.option("--lr0", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Starting learning rate (AdamW); default: ultralytics' own choice.")
 @_json_option
-def train_detector_cmd(data, val, weights, out, names, keep_classes, epochs, imgsz, batch, device, name, as_json):
+def train_detector_cmd(data, val, weights, out, names, keep_classes, epochs, imgsz, batch, device, name, freeze, lr0,
+                       as_json):
     """Fine-tune a YOLO checkpoint on your own labelled frames (ultralytics train, offline), and
     print eval-detector figures on the validation frames before and after."""
     from .detect.train import train_detector
@@ -714,7 +719,8 @@ def train_detector_cmd(data, val, weights, out, names, keep_classes, epochs, img
     if not _QUIET:
         click.echo(f"training {weights} on {data} for {plural(epochs, 'epoch')} at {imgsz} px ...", err=True)
     res = train_detector(data, val, weights, out, names=names.split(",") if names else None, epochs=epochs,
-                         imgsz=imgsz, batch=batch, device=device, name=name, keep_classes=keep_classes)
+                         imgsz=imgsz, batch=batch, device=device, name=name, keep_classes=keep_classes,
+                         freeze=freeze, lr0=lr0)
     if as_json:
         return _print_json(res.summary())
 

@@ -99,10 +99,12 @@ def _in_base_classes(folder: Path, labels: list[str], base_names: dict[int, str]
 
 def train_detector(data: str | os.PathLike, val: str | os.PathLike, base_weights: str | os.PathLike, out: str | os.PathLike,
                    *, names: list[str] | None = None, epochs: int = 20, imgsz: int = 960, batch: int = 4,
-                   device: str = "cpu", name: str = "finetuned", keep_classes: bool = False) -> TrainResult:
+                   device: str = "cpu", name: str = "finetuned", keep_classes: bool = False, freeze: int = 0,
+                   lr0: float | None = None) -> TrainResult:
     """Fine-tune `base_weights` on `data`, judged on `val`. `keep_classes`: train in the
     base model's own classes (see `_in_base_classes`): with a few dozen frames its COCO
-    head is a better start than a new one."""
+    head is a better start than a new one. `freeze`: the first layers kept as they are (10:
+    the whole backbone); `lr0`: the starting learning rate (default: ultralytics' choice)."""
     import time
 
     from ..config import load_config, with_updates
@@ -140,7 +142,8 @@ def train_detector(data: str | os.PathLike, val: str | os.PathLike, base_weights
     t0 = time.perf_counter()
     model.train(data=str(spec), epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=0,
                 project=str(out), name="run", exist_ok=True, plots=False, amp=False, val=True,
-                verbose=False, seed=0, deterministic=True)
+                verbose=False, seed=0, deterministic=True, freeze=freeze or None,
+                **({"lr0": lr0, "optimizer": "AdamW"} if lr0 else {}))
     seconds = time.perf_counter() - t0
     best = out / "run" / "weights" / "best.pt"
     if not best.is_file():
