@@ -154,7 +154,8 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (also accepted after the command).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries: errors, and --json output, only.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bars, notes or summaries (errors, --json, and what reporting commands print, stay).")
 @click.option("-v", "--verbose", is_flag=True, help="Also log what each stage decides (INFO).")
 @click.version_option(package_name="football-highlights", prog_name="highlights")
 def cli(debug: bool, quiet: bool, verbose: bool) -> None:
@@ -268,7 +269,7 @@ def _cache_option(f):
 
 def _json_option(f):
     return click.option("--json", "as_json", is_flag=True,
-                        help="Print the summary as JSON on stdout (progress and notes stay on stderr).")(f)
+                        help="Print the summary as JSON on stdout, notes included (progress bars stay on stderr).")(f)
 
 
 def _name_option(f):

@@ -534,6 +534,31 @@ MOVED_KEYS = {
 }
 
 
+def migrate_moved(doc: dict, where: str = "config") -> dict:
+    """`doc` (nested config sections, as a file holds them) with the keys of MOVED_KEYS
+    moved to their new place (unless that is set too), each move logged: an output folder's
+    config.yaml written by an earlier version still loads."""
+    import logging
+
+    doc = copy.deepcopy(doc)
+    for old, new in MOVED_KEYS.items():
+        *head, leaf = old.split(".")
+        node = doc
+        for part in head:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        value = node.pop(leaf)
+        *nhead, nleaf = new.split(".")
+        target = doc
+        for part in nhead:
+            target = target.setdefault(part, {})
+        if isinstance(target, dict) and nleaf not in target:
+            target[nleaf] = value
+        logging.getLogger(__name__).warning("%s: key %s is now %s (read as %s)", where, old, new, new)
+    return doc
+
+
 def _unknown_key(dotted: str) -> str:
     moved = MOVED_KEYS.get(dotted)
     return f"config key {dotted} is now {moved}" if moved else f"unknown config key {_brief(dotted)}"
@@ -642,7 +667,7 @@ def load_config(path: str | Path | list | tuple | None = None, overrides: list[s
     over the one before), then `overrides`."""
     data = copy.deepcopy(_defaults())
     for one in ([] if path is None else list(path) if isinstance(path, (list, tuple)) else [path]):
-        user = _settings_of(_read_yaml(Path(one)), one)
+        user = migrate_moved(_settings_of(_read_yaml(Path(one)), one), f"config file {one}")
         unknown = [k for k in user if k not in data]
         if unknown:
             raise ConfigError(f"unknown config section {_brief(unknown[0])} in {one}")

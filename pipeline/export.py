@@ -38,6 +38,16 @@ SPLIT_DIR = "segments"
 CSV_COLUMNS = ("id", "rank", "selected", "kind", "confidence", "minute", "start_s", "end_s", "start_tc", "end_tc",
                "start_frame", "end_frame", "duration_frames", "score", "reason")
 DEFAULT_FPS = 25.0  # when the footage does not say its rate
+# The rates editors' timecode knows; footage within 0.2% of one (30000/1001 read as
+# 29.97002997..., a variable rate averaging 29.87) is written at it, as editors expect.
+STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
+
+
+def editor_rate(fps: float | None) -> float:
+    """The frame rate the editor files and timecodes use for footage of `fps`."""
+    fps = float(fps or DEFAULT_FPS)
+    near = min(STANDARD_RATES, key=lambda r: abs(r - fps))
+    return near if abs(near - fps) <= 0.002 * fps else fps
 
 
 def frames_of(seg: Segment, fps: float) -> tuple[int, int]:
@@ -47,10 +57,14 @@ def frames_of(seg: Segment, fps: float) -> tuple[int, int]:
 
 
 def timecode(frame: int, fps: float) -> str:
-    """HH:MM:SS:FF of a frame number (non-drop-frame, at the nearest whole rate)."""
+    """HH:MM:SS:FF of a frame number (HH:MM:SS;FF, drop-frame, at 29.97 and 59.94, as
+    OpenTimelineIO writes them), or "" at a rate SMPTE timecode has no form for (12.5, 15)."""
     import opentimelineio as otio
 
-    return otio.opentime.to_timecode(otio.opentime.RationalTime(frame, fps), fps)
+    try:
+        return otio.opentime.to_timecode(otio.opentime.RationalTime(frame, fps), fps)
+    except ValueError:
+        return ""
 
 
 def title(seg: Segment) -> str:
@@ -136,42 +150,65 @@ def csv_text(candidates: Sequence[Segment], fps: float) -> str:
 
 
 def write_selection_files(out: str | os.PathLike, candidates: Sequence[Segment], video: str | os.PathLike,
-                          fps: float | None, duration_s: float) -> dict[str, Path]:
+                          fps: float | None, duration_s: float, notes: list[str] | None = None) -> dict[str, Path]:
     """The editor files, the subtitles and the CSV for OUT's selection (`candidates`: every
     candidate; the selected ones, in time order, make the reel). Without a selection only
     the CSV is written and the others are removed: a timeline of another selection must
-    not survive beside this one."""
+    not survive beside this one. What could not be written is said in `notes`."""
     out = Path(out)
-    fps = float(fps or DEFAULT_FPS)
+    fps = editor_rate(fps)
     chosen = sorted((s for s in candidates if s.selected), key=lambda s: s.start)
     paths = {"segments_csv": write_text(out / CSV_NAME, csv_text(candidates, fps))}
     if not chosen:
         for name in [*EDITOR_FILES, SRT_NAME]:
             (out / name).unlink(missing_ok=True)
         return paths
-    return paths | write_editor_files(out, "reel", chosen, video, fps, duration_s)
+    return paths | write_editor_files(out, "reel", chosen, video, fps, duration_s, notes)
 
 
 def write_editor_files(folder: str | os.PathLike, stem: str, chosen: Sequence[Segment], video: str | os.PathLike,
-                       fps: float | None, duration_s: float) -> dict[str, Path]:
+                       fps: float | None, duration_s: float, notes: list[str] | None = None) -> dict[str, Path]:
     """`folder/<stem>.otio`, `.edl`, `.fcpxml`, `.xml` and `.srt` for the reel of `chosen`
-    (in time order)."""
+    (in time order). A format whose adapter refuses this footage (CMX 3600 and the Final
+    Cut formats have no timecode at 12.5 or 15 fps) is left out, said in `notes`, and an
+    older file of that name removed: the others are still written."""
     folder = Path(folder)
-    fps = float(fps or DEFAULT_FPS)
+    fps = editor_rate(fps)
     tl = editor_timeline(chosen, video, fps, duration_s)
-    paths = {f"{stem}{suffix}": _write_otio(folder / f"{stem}{suffix}", tl, adapter)
-             for suffix, adapter in EDITOR_SUFFIXES.items()}
+    paths = {}
+    for suffix, adapter in EDITOR_SUFFIXES.items():
+        path = folder / f"{stem}{suffix}"
+        try:
+            paths[path.name] = _write_otio(path, tl, adapter)
+        except (ValueError, TypeError, otio_errors()) as exc:
+            path.unlink(missing_ok=True)
+            if notes is not None:
+                notes.append(f"{path.name} not written: its format does not take this footage at {fps:g} fps "
+                             f"({type(exc).__name__}); {stem}.otio holds the same cut")
     paths[f"{stem}.srt"] = write_text(folder / f"{stem}.srt", srt_text(chosen, fps))
     return paths
 
 
-def _ffmetadata(segments: Sequence[Segment], fps: float, reel_s: float | None) -> str:
+def otio_errors() -> type:
+    import opentimelineio as otio
+
+    return otio.exceptions.OTIOError
+
+
+def _ffmetadata(segments: Sequence[Segment], fps: float, reel_s: float | None,
+                lengths_s: Sequence[float] | None = None) -> str:
     def esc(text: str) -> str:
         for ch in "\\=;#\n":
             text = text.replace(ch, "\\" + ch)
         return text
 
-    spans = reel_spans(segments, fps)
+    if lengths_s is not None and len(lengths_s) == len(segments):
+        at = [0.0]
+        for x in lengths_s:
+            at.append(at[-1] + float(x))
+        spans = list(zip(at[:-1], at[1:]))
+    else:
+        spans = reel_spans(segments, fps)
     if reel_s and spans and spans[-1][1] > 0:  # a reel a frame or two off (encoder rounding): scale to it
         k = reel_s / spans[-1][1]
         spans = [(a * k, b * k) for a, b in spans]
@@ -182,9 +219,12 @@ def _ffmetadata(segments: Sequence[Segment], fps: float, reel_s: float | None) -
     return "\n".join(lines) + "\n"
 
 
-def add_chapters(reel: str | os.PathLike, segments: Sequence[Segment], fps: float | None) -> int:
+def add_chapters(reel: str | os.PathLike, segments: Sequence[Segment], fps: float | None,
+                 lengths_s: Sequence[float] | None = None) -> int:
     """Put one chapter per segment (in reel order) into `reel`, by a stream copy (the
-    pictures and sound are untouched). Returns how many chapters it holds."""
+    pictures and sound are untouched). `lengths_s`: each segment's length in the reel as
+    rendered (a stream-copied one starts at the keyframe before it, so is longer); without
+    them, the segments' whole frames. Returns how many chapters it holds."""
     from . import media
 
     reel = Path(reel)
@@ -192,7 +232,7 @@ def add_chapters(reel: str | os.PathLike, segments: Sequence[Segment], fps: floa
     reel_s = media.probe(reel).duration_s
     meta = temp_path(reel, ".txt")
     try:
-        meta.write_text(_ffmetadata(segments, fps, reel_s), encoding="utf-8")
+        meta.write_text(_ffmetadata(segments, fps, reel_s, lengths_s), encoding="utf-8")
 
         def remux(tmp: Path) -> None:
             cmd = [media.ffmpeg_exe(), "-y", "-v", "error", "-i", str(reel), "-f", "ffmetadata", "-i", str(meta),

@@ -188,6 +188,7 @@ def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progre
     info = info or media.probe(source)
     url = media.local_url(source)
     parts: list[Path] = []
+    lengths: list[float] = []  # each piece as cut: from the keyframe before its start
     tmp = _tmp_near(out, ".mp4")
     try:
         for i, seg in enumerate(segments):
@@ -195,6 +196,7 @@ def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progre
             parts.append(part)
             _run_ffmpeg(["-ss", f"{seg.start:.3f}", "-i", url, "-t", f"{seg.duration:.3f}", *_stream_maps(info),
                          "-c", "copy", "-avoid_negative_ts", "make_zero", str(part)], f"cutting segment {seg.id}")
+            lengths.append(round(media.probe(part).duration_s, 3))
             if progress:
                 progress((i + 1) / (len(segments) + 1))
         _concat(parts, tmp)
@@ -207,7 +209,8 @@ def render_copy(source, segments: Sequence[Segment], out: Path, progress: Progre
             p.unlink(missing_ok=True)
     if progress:
         progress(1.0)
-    return {"mode": "copy", "codec": "copy", "notes": ["stream copy: each segment starts at the keyframe at or before its start"]}
+    return {"mode": "copy", "codec": "copy", "lengths_s": lengths,
+            "notes": ["stream copy: each segment starts at the keyframe at or before its start"]}
 
 
 _MAPPED = re.compile(r"Stream #0:(\d+)\S* -> #0:\d+")

@@ -230,7 +230,10 @@ def device_info() -> dict:
     return d
 
 
-def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Selection, cfg: Config) -> dict[str, Path]:
+def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Selection, cfg: Config,
+                  notes: list[str] | None = None) -> dict[str, Path]:
+    """segments.json, timeline.csv, config.yaml and the editor files of `sel`; what could not
+    be written goes into `notes`."""
     from .export import write_selection_files
     from .report.files import segments_document, write_segments, write_timeline_csv
 
@@ -246,7 +249,7 @@ def write_outputs(out: Path, analysis_doc: dict, timeline: Timeline, sel: Select
         "config": write_text(out / "config.yaml", cfg.to_yaml()),
     }
     paths |= write_selection_files(out, sel.segments, analysis_doc["input"], source_fps(analysis_doc),
-                                   analysis_doc["duration"])
+                                   analysis_doc["duration"], notes)
     if stale is not None:
         paths["stale_reel"] = stale
     return paths
@@ -340,9 +343,10 @@ def load_state(out: Path, cfg: Config | None = None, reporter: Reporter | None =
     if video is None or cfg is None:
         raise OutputError(f"{problem}; run `highlights analyze` on the input into {out} again")
     reporter.message(f"note: {problem}: analysing {video.name} again")
-    from .config import _merge, from_dict
+    from .config import _merge, from_dict, migrate_moved
 
     recorded = doc.get("config_sections")
+    recorded = migrate_moved(recorded, f"{out}/analysis.json") if isinstance(recorded, dict) else recorded
     same = from_dict(_merge(cfg.to_dict(), recorded)) if isinstance(recorded, dict) else cfg
     a = analyze(video, same, cache_dir.parent, reporter, reuse_cache=False)
     save_state(out, a, same)
@@ -379,11 +383,12 @@ def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config
     with reporter.stage("render", 1.0) as update:
         info = render_reel(video, segments, reel, cfg.render, progress=update, mode=mode)
         rendered = info.pop("rendered")
-        info["chapters"] = add_chapters(reel, rendered, info.get("fps"))
+        info["chapters"] = add_chapters(reel, rendered, info.get("fps"), info.get("lengths_s"))
     record_output(out, reel)
     if name is not None:
         duration = media.probe(video).duration_s
-        write_editor_files(reel.parent, name, rendered, video, info.get("fps"), duration)
+        info.setdefault("notes", [])
+        write_editor_files(reel.parent, name, rendered, video, info.get("fps"), duration, info["notes"])
         if selection_doc is not None:
             write_json(reel.parent / f"{name}.selection.json", selection_doc)
     if split:
@@ -537,7 +542,8 @@ def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timel
 
     t0 = time.perf_counter()
     sel = select_segments(timeline, cfg)
-    stale = write_outputs(out, doc, timeline, sel, cfg).get("stale_reel")
+    told: list[str] = []
+    stale = write_outputs(out, doc, timeline, sel, cfg, told).get("stale_reel")
     timings = {"select": time.perf_counter() - t0}
     if report:
         t1 = time.perf_counter()
@@ -553,7 +559,8 @@ def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timel
             drop_stale_reel(out)  # the new reel.mp4 shows this selection
             stale = None
     if stale is not None:
-        info["notes"] = [stale_note(out, stale)] + list(info.get("notes", []))
+        told.insert(0, stale_note(out, stale))
+    info["notes"] = told + list(info.get("notes", []))
     return sel, timings, reel, reel_s, info
 
 
@@ -726,7 +733,7 @@ def render_selection(out: str | Path, cfg: Config, selection: str | Path | None 
                        notes=list(seg_doc.get("notes", [])) + [f"selection from {Path(selection).resolve()} (review)"])
         stale = set_aside_stale_reel(out, new_doc)
         write_segments(out, new_doc)
-        write_selection_files(out, segs, doc["input"], source_fps(doc), doc["duration"])
+        write_selection_files(out, segs, doc["input"], source_fps(doc), doc["duration"], notes)
         write_reports(out, cfg=cfg, reporter=reporter)
         record["selection"] = {"file": str(Path(selection).resolve()), "sha256": cache.sha256(Path(selection))}
     else:

@@ -280,7 +280,14 @@ def test_from_dict_refuses_unknown_columns_and_bad_values_too():
         from_dict(d)
 
 
-def test_a_config_file_with_the_old_grass_keys_is_told_where_they_went(tmp_path):
+def test_a_config_file_with_the_old_grass_keys_still_loads_and_says_where_they_went(tmp_path, caplog):
+    """An output folder's config.yaml from an earlier version (rescore reads it) keeps working."""
     f = tmp_path / "old.yaml"
     f.write_text("signals:\n  shots:\n    grass_hsv_lo: [30, 40, 40]\n")
-    assert _message(f) == "config key signals.shots.grass_hsv_lo is now pitch.grass_hsv_lo"
+    with caplog.at_level("WARNING"):
+        cfg = load_config(f)
+    assert cfg.pitch.grass_hsv_lo == (30, 40, 40)
+    assert "signals.shots.grass_hsv_lo is now pitch.grass_hsv_lo" in caplog.text and str(f) in caplog.text
+    # typed on the command line, the old key is an error that names the new one
+    assert _message(None, "signals.shots.grass_hsv_lo=[30,40,40]") == \
+        "config key signals.shots.grass_hsv_lo is now pitch.grass_hsv_lo"

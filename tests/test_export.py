@@ -110,3 +110,24 @@ def test_a_rescore_that_selects_nothing_removes_the_editor_files(exported, tmp_p
         assert (out / "segments.csv").exists()
     finally:
         run_cli("rescore", out, "--no-render", "--set", "segments.min_prominence=0.5")
+
+
+@pytest.mark.parametrize("fps, written", [(30000 / 1001, set(EDITOR_FILES)), (25.0, set(EDITOR_FILES)),
+                                          (15.0, {"reel.otio"})])
+def test_editor_files_at_broadcast_rates_and_at_rates_timecode_cannot_say(tmp_path, fps, written):
+    """NTSC footage (PyAV reads 30000/1001 as 29.97002997...) gets every file; at 15 fps the
+    formats with SMPTE timecode are left out with a note, and the .otio and the CSV still come."""
+    from pipeline.export import write_selection_files
+    from pipeline.types import Segment
+
+    segs = [Segment("s001", 1.0, 6.0, 3.0, 1.0, {}, rank=1, selected=True, kind="goal"),
+            Segment("s002", 8.0, 12.0, 10.0, 0.5, {}, rank=2)]
+    notes: list[str] = []
+    paths = write_selection_files(tmp_path, segs, tmp_path / "match.mp4", fps, 20.0, notes)
+    assert {n for n in EDITOR_FILES if (tmp_path / n).exists()} == written
+    assert len(notes) == len(EDITOR_FILES) - len(written)
+    assert all("reel.otio holds the same cut" in n for n in notes)
+    rows = list(csv.DictReader((tmp_path / "segments.csv").open()))
+    assert [int(r["start_frame"]) for r in rows] == [round(1.0 * fps), round(8.0 * fps)]
+    assert (rows[0]["start_tc"] == "") == (fps == 15.0)
+    assert "reel.srt" in paths

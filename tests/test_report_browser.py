@@ -210,14 +210,30 @@ def test_weight_sliders_rerank_with_the_maths_of_segments_py_and_reset(page, hos
     assert page.problems == []
 
 
-def test_the_export_carries_the_weights_and_rescore_ranks_as_the_page_did(page, hostile_out, tmp_path):
-    out, _ = hostile_out
-    weights = {"motion": 0.9, "audio": 0.3, "shots": 0.25}
+@pytest.fixture(scope="module")
+def several_out(tmp_path_factory) -> Path:
+    """A 60 s 320x180 match with several candidates: rank comparisons need more than one."""
+    from pipeline import synth
+
+    d = tmp_path_factory.mktemp("several")
+    video = d / "match.mp4"
+    synth.generate(video, duration_s=60.0, seed=6, size=(320, 180))
+    out = d / "out"
+    r = run_cli("run", video, "-o", out, "--detector", "classic", "--no-render", "--target-duration", "20")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_the_export_carries_the_weights_and_rescore_ranks_as_the_page_did(browser, several_out, tmp_path):
+    out = several_out
+    pg = browser.new_context(accept_downloads=True).new_page()
+    pg.goto((out / "report.html").as_uri())
+    weights = {"motion": 0.6, "audio": 0.3, "shots": 0.25}
     for g, w in weights.items():
-        _set_slider(page, g, w)
-    in_page = _page_ranks(page)
-    with page.expect_download() as dl:
-        page.click("#export")
+        _set_slider(pg, g, w)
+    in_page = _page_ranks(pg)
+    with pg.expect_download() as dl:
+        pg.click("#export")
     path = tmp_path / "selection.json"
     dl.value.save_as(path)
     assert json.loads(path.read_text())["config"]["weights"] == weights
@@ -227,11 +243,21 @@ def test_the_export_carries_the_weights_and_rescore_ranks_as_the_page_did(page, 
     assert r.returncode == 0, r.stderr
     again = json.loads((copy / "segments.json").read_text())
     assert again["config"]["weights"] == weights
-    spans = {(s["scored"]["start"], s["scored"]["end"]): s["rank"] for s in again["segments"]}
-    page_spans = {}
-    for s in json.loads((out / "segments.json").read_text())["segments"]:
-        page_spans[(s["scored"]["start"], s["scored"]["end"])] = in_page[s["id"]][0]
-    assert spans == page_spans  # the same candidates, ranked the same
+
+    # New weights also re-cut the candidates (peaks and edges move: rescore's job, not the
+    # page's). Each moment the page ranked is matched to rescore's candidate over most of it;
+    # the page must order those moments as rescore does.
+    def overlap(a, b):
+        return max(0.0, min(a["end"], b["end"]) - max(a["start"], b["start"])) / (a["end"] - a["start"])
+    page_segs = [s for s in json.loads((out / "segments.json").read_text())["segments"] if s["replay_of"] is None]
+    pairs = []
+    for s in page_segs:
+        best = max(again["segments"], key=lambda t: overlap(s, t))
+        if overlap(s, best) >= 0.5 and best["replay_of"] is None:
+            pairs.append((in_page[s["id"]][0], best["rank"]))
+    assert len(pairs) >= 2, pairs
+    assert [r for _, r in sorted(pairs)] == sorted(r for _, r in pairs)
+    pg.close()
 
 
 def test_trim_add_and_export_render_frame_exact(page, hostile_out, tmp_path):

@@ -182,8 +182,9 @@ def rerank_data(timeline: Timeline, config: dict) -> dict:
         "columns": {name: _finite_list(timeline.columns[name], 4) for g in GROUPS for name in cols[g]},
         "weights": {g: float((config.get("weights") or {}).get(g, 0.0)) for g in GROUPS},
         "column_weights": {name: column_weights.get(name, 1.0) for g in GROUPS for name in cols[g]},
-        "smooth_s": float(seg.get("smooth_s", 2.0)),
-        "window_s": float(seg.get("score_window_s", 6.0)),
+        # the windows in bins as Python rounds them (half to even; JavaScript rounds halves up)
+        "smooth_bins": max(int(round(float(seg.get("smooth_s", 2.0)) / timeline.bin_s)), 1),
+        "window_bins": max(int(round(float(seg.get("score_window_s", 6.0)) / timeline.bin_s)), 1),
     }
 
 
