@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks
+from ..peaks import find_peaks
 
 from ..config import Config
 from .timeline import robust_z
