@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import os
 import subprocess
 from pathlib import Path
@@ -26,8 +25,6 @@ from typing import Sequence
 from .errors import OutputError
 from .outputs import atomic_write, temp_path, write_text
 from .types import Segment
-
-log = logging.getLogger(__name__)
 
 # file name -> OpenTimelineIO adapter that writes it (a named reel: reels/<name>.otio, ...)
 EDITOR_SUFFIXES = {".otio": "otio_json", ".edl": "cmx_3600", ".fcpxml": "fcpx_xml", ".xml": "fcp_xml"}
@@ -97,11 +94,11 @@ def editor_timeline(segments: Sequence[Segment], video: str | os.PathLike, fps: 
     tl.global_start_time = RT(0, fps)
     tracks = [otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video),
               otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)]
+    url, whole = path.as_uri(), TR(RT(0, fps), RT(int(round(duration_s * fps)), fps))
     for track in tracks:
         for s in segments:
             a, b = frames_of(s, fps)
-            ref = otio.schema.ExternalReference(target_url=path.as_uri(),
-                                                available_range=TR(RT(0, fps), RT(int(round(duration_s * fps)), fps)))
+            ref = otio.schema.ExternalReference(target_url=url, available_range=whole)  # one per clip: each owns its own
             clip = otio.schema.Clip(name=f"{s.id} {s.kind or 'moment'}", media_reference=ref,
                                     source_range=TR(RT(a, fps), RT(b - a, fps)))
             clip.metadata["highlights"] = {"id": s.id, "kind": s.kind, "confidence": s.confidence,

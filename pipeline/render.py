@@ -169,6 +169,7 @@ def render_reel(
     done["segments"] = len(segments)  # those rendered: sub-frame ones are left out
     done["rendered"] = list(segments)
     done["fps"] = info.fps
+    done["source_s"] = info.duration_s
     done["reel_s"] = round(sum(s.duration for s in segments), 3)
     return done
 

@@ -386,9 +386,8 @@ def render_to(out: Path, video: str | Path, segments: list[Segment], cfg: Config
         info["chapters"] = add_chapters(reel, rendered, info.get("fps"), info.get("lengths_s"))
     record_output(out, reel)
     if name is not None:
-        duration = media.probe(video).duration_s
         info.setdefault("notes", [])
-        write_editor_files(reel.parent, name, rendered, video, info.get("fps"), duration, info["notes"])
+        write_editor_files(reel.parent, name, rendered, video, info.get("fps"), info["source_s"], info["notes"])
         if selection_doc is not None:
             write_json(reel.parent / f"{name}.selection.json", selection_doc)
     if split:
@@ -551,7 +550,8 @@ def _select_and_publish(out: Path, doc: dict, video: str | Path, timeline: Timel
         timings["report"] = time.perf_counter() - t1
     reel, info, reel_s = None, {}, sum(s.duration for s in sel.selected)
     if reel_opts.render and sel.selected:
-        chosen = selection_document(doc["fingerprint"], sel.selected, config_fingerprint(doc["fingerprint"], cfg.to_dict()))
+        chosen = selection_document(doc["fingerprint"], sel.selected, config_fingerprint(doc["fingerprint"], cfg.to_dict())) \
+            if reel_opts.name else None  # a named reel keeps the selection that renders it again
         reel, info, timings["render"] = render_to(out, video, sel.selected, cfg, reel_opts.mode, reporter,
                                                   reel_opts.split, reel_opts.name, chosen)
         reel_s = info.get("reel_s", reel_s)

@@ -15,7 +15,6 @@ goalkeeper, referee, ball, ...).
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, WeightsError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
