@@ -80,3 +80,23 @@ def find_peaks(x, prominence: float | None = None, distance: float | None = None
         keep = prom >= prominence
         peaks, props["prominences"] = peaks[keep], prom[keep]
     return peaks, props
+
+
+def moving_mean(x, size: int) -> np.ndarray:
+    """`scipy.ndimage.uniform_filter1d(x, size, mode="nearest")`, bit for bit, without
+    importing `scipy.ndimage` (about 0.2 s, a tenth of a `highlights rescore`).
+
+    SciPy's filter keeps one running sum over the input extended by its edge values
+    (`size // 2` before, `(size - 1) // 2` after): the first window's sum, then per step the
+    entering value minus the leaving one, each sum divided by `size`. `np.add.accumulate`
+    adds in the same order, so the rounding is the same and a flat stretch stays exactly
+    flat (the peak finder reads it as one plateau)."""
+    x = np.asarray(x, dtype=np.float64)
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"moving_mean: size must be at least 1, got {size}")
+    if len(x) == 0:
+        return x.copy()
+    ext = np.pad(x, (size // 2, (size - 1) // 2), mode="edge")
+    first = np.add.accumulate(ext[:size])[-1]
+    return np.add.accumulate(np.r_[first, ext[size:] - ext[:-size]]) / size

@@ -37,3 +37,21 @@ def test_smoothed_real_like_curve():
     for prom, dist in ((0.5, 12), (0.1, None), (None, 3)):
         assert find_peaks(x, prominence=prom, distance=dist)[0].tolist() == \
             scipy_find_peaks(x, prominence=prom, distance=dist)[0].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.lists(st.one_of(st.floats(-50, 50), st.sampled_from([0.0, 1.5])), max_size=200),
+       size=st.integers(1, 40))
+def test_moving_mean_is_scipys_uniform_filter(x, size):
+    """The smoothing selection and the cascade use: equal to SciPy's bit for bit (flat
+    stretches, which the peak finder reads as plateaus, stay exactly flat)."""
+    from scipy.ndimage import uniform_filter1d
+
+    from pipeline.peaks import moving_mean
+
+    x = np.asarray(x, float)
+    ours = moving_mean(x, size)
+    if len(x):
+        assert np.array_equal(ours, uniform_filter1d(x, size, mode="nearest"))
+    else:
+        assert len(ours) == 0

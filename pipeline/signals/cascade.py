@@ -6,10 +6,9 @@ audio columns, testable alone; `analysis.analyse_input` calls it.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from ..peaks import find_peaks
 
 from ..config import Config
+from ..peaks import find_peaks, moving_mean
 from .timeline import robust_z
 
 
@@ -35,7 +34,7 @@ def cascade_windows(audio_cols: dict[str, np.ndarray], duration_s: float, cfg: C
     if not zs:
         return [(0.0, duration_s)]
     size = max(int(round(c.smooth_s / bin_s)), 1)
-    curve = np.max([uniform_filter1d(np.nan_to_num(z, nan=0.0), size, mode="nearest") for z in zs], axis=0)
+    curve = np.max([moving_mean(np.nan_to_num(z, nan=0.0), size) for z in zs], axis=0)
 
     # Bins get the video pass; each chosen bin brings its margins along.
     n = len(curve)
