@@ -65,9 +65,9 @@ class Evidence:
             out.append(f"no play for {self.no_play_s:.0f} s after it" + (" (to the end of the footage)"
                                                                         if self.no_play_s >= self.seen_s - 0.5 else ""))
         if self.roar_s >= 1.0:
-            out.append(f"crowd roar +{self.roar_db:.0f} dB for {self.roar_s:.0f} s")
+            out.append(f"sustained crowd roar +{self.roar_db:.0f} dB for {self.roar_s:.0f} s")
         if self.voice_s >= 1.0:
-            out.append(f"commentator's cry +{self.voice_st:.0f} semitones for {self.voice_s:.0f} s")
+            out.append(f"sustained commentator's cry +{self.voice_st:.0f} semitones for {self.voice_s:.0f} s")
         return out
 
 

@@ -608,9 +608,11 @@ def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | 
 
 # ----------------------------------------------------------------------------- reasons
 
-# (raw column, phrase template, minimum worth mentioning); the value is the window maximum.
+# (raw column, phrase template, minimum worth mentioning); the value v is the window maximum,
+# d the seconds at h = half of it or more. What the numbers were, not evidence: "sustained"
+# (z against the match's baseline held for seconds) is the event evidence's word (events.py).
 _PHRASES = {
-    "audio_roar": ("crowd roar +{v:.0f} dB for {d:g} s", 1.0),
+    "audio_roar": ("crowd roar up to +{v:.0f} dB ({d:g} s over +{h:.0f} dB)", 1.0),
     "audio_loudness": ("loudness +{v:.0f} dB over the match baseline", 1.0),
     "audio_voice": ("commentator's pitch up {v:.0f} semitones", 1.0),
     "audio_onsets": ("{v:.1f} sound onsets/s", 0.0),
@@ -643,10 +645,11 @@ def reason_for(seg: Segment, timeline: Timeline) -> str:
         v = float(np.max(w))
         if v < floor or (floor == 0.0 and v <= 0):
             continue
-        d = max(float(np.sum(w >= max(v / 2, floor))) * bin_s, bin_s)
+        h = max(v / 2, floor)
+        d = max(float(np.sum(w >= h)) * bin_s, bin_s)
         z = timeline.columns.get(col)
         zmax = float(np.nanmax(_window(z, seg, bin_s))) if z is not None and np.any(~np.isnan(_window(z, seg, bin_s))) else 0.0
-        phrases.append((zmax, template.format(v=v, d=d)))
+        phrases.append((zmax, template.format(v=v, d=d, h=h)))
     phrases.sort(key=lambda p: -p[0])
     parts = [p for _, p in phrases[:4]]
     cuts = cut_times(timeline)

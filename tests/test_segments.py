@@ -94,7 +94,7 @@ def test_reason_quotes_the_numbers():
     segs = build_segments(tl, excitement_curve(tl, CFG.weights), CFG.segments)
     seg = max(segs, key=lambda s: s.score)
     text = reason_for(seg, tl)
-    assert "crowd roar +11 dB for 7 s" in text
+    assert "crowd roar up to +11 dB (7 s over +6 dB)" in text
     assert "5 players sprinting" in text
     assert "camera pan 2.3 screen-widths/s" in text
 
