@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from .peaks import find_peaks, moving_mean  # SciPy's answers without importing scipy.signal / scipy.ndimage
 
 from .config import SegmentsConfig, WeightsConfig
+from .peaks import find_peaks, moving_mean  # SciPy's answers without importing scipy.signal / scipy.ndimage
 from .types import GROUPS, KINDS, Segment, Timeline
 
 # Columns that describe the shot rather than excitement: they shape segment edges and
