@@ -282,6 +282,7 @@ class SegmentsConfig(_Section):
     target_fraction: float = Field(gt=0, le=1)
     target_duration_s: float | None = Field(default=None, gt=0)
     min_target_s: float = Field(ge=0)
+    fraction_fits_goals: bool = True
     min_len_s: float = Field(gt=0)
     max_len_s: float = Field(gt=0)
     smooth_s: float = Field(ge=0)

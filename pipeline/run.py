@@ -140,7 +140,7 @@ class Selection:
 def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = None) -> Selection:
     from .events import classify
     from .signals.scorebug import footage_joins, minute_at
-    from .segments import (build_segments, cut_times, excitement_curve, explain_selection, keep_to_one_broadcast,
+    from .segments import (build_segments, cut_times, excitement_curve, explain_selection, fit_goals, keep_to_one_broadcast,
                            reason_for, select, target_duration, trim_shot_fragments, widen_goal_cores)
 
     curve = excitement_curve(timeline, cfg.weights, column_weights(cfg))
@@ -161,6 +161,9 @@ def select_segments(timeline: Timeline, cfg: Config, target_s: float | None = No
     bug = timeline.scorebug
     cuts = cut_times(timeline)
     notes += keep_to_one_broadcast(segs, footage_joins(bug, cuts))
+    if target_s is None and cfg.segments.target_duration_s is None:
+        target, grew = fit_goals(segs, target, timeline.duration_s, cfg.segments)
+        notes += [grew] if grew else []
     select(segs, target, min_score, min_len_s=cfg.segments.min_len_s,
            keep_pre_s=cfg.segments.min_pre_s, keep_post_s=cfg.segments.min_post_s,
            goal_replays=cfg.segments.goal_replays)

@@ -605,6 +605,22 @@ def target_duration(duration_s: float, cfg: SegmentsConfig, override_s: float | 
     return float(min(max(duration_s * cfg.target_fraction, cfg.min_target_s), duration_s))
 
 
+def fit_goals(segments: list[Segment], target_s: float, duration_s: float, cfg: SegmentsConfig) -> tuple[float, str | None]:
+    """A reel length that comes from `target_fraction` grown, with `fraction_fits_goals`, to
+    hold every live goal's whole moment (its core): a match's highlights hold its goals
+    whatever their number. Returns (target, a note when it grew). Call only when no length
+    was given in seconds: that one is the user's and is kept."""
+    goals = [s for s in segments if s.kind == "goal" and s.replay_of is None]
+    if not cfg.fraction_fits_goals or not goals:
+        return target_s, None
+    need = sum(b - a for a, b in (_core(s, cfg.min_pre_s, cfg.min_post_s, cfg.min_len_s) for s in goals))
+    need = min(need, duration_s)
+    if need <= target_s + 1e-6:
+        return target_s, None
+    return need, (f"reel lengthened from {target_s:.0f} s to {need:.0f} s to hold all {len(goals)} goals' moments "
+                  f"(segments.fraction_fits_goals; --target-duration sets a fixed length)")
+
+
 
 # ----------------------------------------------------------------------------- reasons
 

@@ -300,3 +300,27 @@ def test_an_edge_on_a_cut_steps_inside_it_by_half_an_analysis_frame():
     free = Segment("s002", 100.0, 110.0, 105.0, 1.0, {}, selected=True)  # edges off any cut stay
     trim_shot_fragments([free], np.array([104.0]), 1.5, cut_margin_s=0.1)
     assert (free.start, free.end) == (100.0, 110.0)
+
+
+def test_a_reel_length_from_the_fraction_grows_to_hold_every_goal_and_a_given_one_is_kept():
+    """Seven goals in ten minutes: the default reel (10% = 60 s) grows to hold each whole
+    goal moment and says so; a length the user gave in seconds stays theirs."""
+    from pipeline import run as R
+
+    goals = [40.0 + 80.0 * k for k in range(7)]
+    changes = [{"t_s": t + 20.0, "score_from": f"{k}-0", "score_to": f"{k + 1}-0", "team": 0}
+               for k, t in enumerate(goals)]
+    tl = timeline(600.0, roar=[(t + 1, t + 9, 12) for t in goals], closeups=[(t + 2, t + 30) for t in goals],
+                  scorebug=changes)
+    sel = R.select_segments(tl, load_config())
+    kinds = {round(s.moment): s.kind for s in sel.segments if s.kind == "goal"}
+    assert len(kinds) == 7
+    live_goals = [s for s in sel.segments if s.kind == "goal" and s.replay_of is None]
+    assert all(s.selected for s in live_goals)
+    assert sel.target_s > 60.0
+    assert any(n.startswith("reel lengthened from 60 s") and "all 7 goals" in n for n in sel.notes)
+    fixed = R.select_segments(tl, load_config(overrides=["segments.target_duration_s=60"]))
+    assert fixed.target_s == 60.0 and not any("lengthened" in n for n in fixed.notes)
+    assert 0 < sum(s.selected for s in fixed.segments if s.kind == "goal") < 7
+    off = R.select_segments(tl, load_config(overrides=["segments.fraction_fits_goals=false"]))
+    assert off.target_s == 60.0 and not all(s.selected for s in off.segments if s.kind == "goal" and s.replay_of is None)

@@ -199,7 +199,7 @@ def prepare(path: Path, frame_hw: tuple[int, int] | None, imgsz: int) -> tuple[P
         done.append("float")
     hw = _input_hw(model)
     target = None
-    if frame_hw and hw and hw[0] == hw[1] == imgsz:
+    if frame_hw and hw and hw[0] == hw[1]:
         want = rect_shape(frame_hw[1], frame_hw[0], imgsz)
         if want != hw and to_rect(model, *want):
             done.append(f"rect {want[1]}x{want[0]}")
