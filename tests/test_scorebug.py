@@ -446,3 +446,34 @@ def test_goal_right_after_the_first_read_counts():
     reads = _reads([(0, (0, 0)), (3, (1, 0)), (6, (1, 0)), (9, (1, 0))])
     changes, _ = sb.changes_from_reads(reads)
     assert [(c["score_from"], c["score_to"], c["t_s"]) for c in changes] == [("0-0", "1-0", 1.5)]
+
+
+def test_two_goals_between_two_seeked_reads_are_read_in_between(cfg):
+    """Reads a minute apart can hold two goals (0-0, then 1-1): the pair is narrowed down
+    like a single goal, and a read between them splits it into one goal each."""
+    read = lambda t, score: sb.Read(t, score, None, 60.0, "")  # noqa: E731
+    assert sb._refine_targets([read(0.0, (0, 0)), read(60.0, (1, 1))], cfg, set()) == (0.0, 60.0)
+    assert sb._refine_targets([read(0.0, (0, 0)), read(60.0, (1, 1)), read(120.0, (1, 1))], cfg, {(0.0, 60.0)}) is None
+    assert sb._refine_targets([read(0.0, (0, 0)), read(60.0, (5, 0))], cfg, set()) is None  # a misread, not goals
+    assert sb._refine_targets([read(0.0, (1, 0)), read(60.0, (0, 2))], cfg, set()) is None  # a number went down
+    reads = [read(0.0, (0, 0)), read(20.0, (0, 0)), read(21.0, (1, 0)), read(30.0, (1, 0)),
+             read(44.0, (1, 0)), read(45.0, (1, 1)), read(60.0, (1, 1))]
+    changes, _ = sb.changes_from_reads(reads, cfg.confirm_reads)
+    assert [(c["score_to"], c["t_before_s"], c["t_after_s"]) for c in changes] == [("1-0", 20.0, 21.0), ("1-1", 44.0, 45.0)]
+
+
+def test_stream_finds_two_goals_between_sparse_reads_from_kept_crops(cfg):
+    region = sb.Region((10, 10, 40, 12), ((10, 10, 40, 12),), ("HOM", "AWY"), (160, 90), 3, 3)
+    goals_s = (41.3, 63.7)
+
+    def frames():
+        for i in range(0, 101):  # 1 fps, 100 s
+            t = float(i)
+            yield t, np.full((90, 160, 3), 100 + 10 * sum(t >= g for g in goals_s), np.uint8)
+
+    c = cfg.model_copy(update={"every_s": 90.0, "refine_s": 2.0})
+    reads = list(sb.read_frames(frames(), region, c, _FakeOcr()))
+    changes, notes = sb.changes_from_reads(reads, c.confirm_reads)
+    assert [(ch["score_from"], ch["score_to"]) for ch in changes] == [("0-0", "1-0"), ("1-0", "2-0")], notes
+    for ch, g in zip(changes, goals_s):
+        assert ch["t_before_s"] < g <= ch["t_after_s"] and ch["t_after_s"] - ch["t_before_s"] <= 2.0

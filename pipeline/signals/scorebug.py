@@ -535,7 +535,7 @@ def read_frames(frames: Iterable[tuple[float, np.ndarray]], region: Region, cfg,
         yield r
         if r.score is None:
             continue
-        if last is not None and _one_up(last.score, r.score) is not None:
+        if last is not None and _goals_up(last.score, r.score):
             yield from _bisect_kept(list(kept), last, r, region, cfg, ocr, budget)
         last = r
         kept.clear()
@@ -543,13 +543,15 @@ def read_frames(frames: Iterable[tuple[float, np.ndarray]], region: Region, cfg,
     if tail is not None:
         r = _read_crop(*tail, region, cfg, ocr)
         yield r
-        if r.score is not None and last is not None and _one_up(last.score, r.score) is not None:
+        if r.score is not None and last is not None and _goals_up(last.score, r.score):
             yield from _bisect_kept(list(kept), last, r, region, cfg, ocr, budget)
 
 
 def _bisect_kept(kept: list, lo: Read, hi: Read, region: Region, cfg, ocr: Ocr, budget: list[int]) -> Iterator[Read]:
     """Reads of kept crops between `lo` and `hi` (different scores), each nearest the middle
-    of the interval still open, until it is `refine_s` short or nothing is left to read."""
+    of the interval still open, until it is `refine_s` short or nothing is left to read.
+    A score between the two (two goals between `lo` and `hi`) splits the interval: each
+    half is narrowed down on its own."""
     pool = [k for k in kept if lo.t_s < k[0] < hi.t_s]
     while pool and hi.t_s - lo.t_s > cfg.refine_s and budget[0] > 0:
         mid = (lo.t_s + hi.t_s) / 2
@@ -562,7 +564,20 @@ def _bisect_kept(kept: list, lo: Read, hi: Read, region: Region, cfg, ocr: Ocr, 
             lo = r
         elif r.score == hi.score:
             hi = r
+        elif r.score is not None and _goals_up(lo.score, r.score) and _goals_up(r.score, hi.score):
+            yield from _bisect_kept(pool, lo, r, region, cfg, ocr, budget)
+            lo = r
         pool = [q for q in pool if lo.t_s < q[0] < hi.t_s]
+
+
+MAX_GOALS_BETWEEN_READS = 3  # more than this between two reads is a misread, not goals
+
+
+def _goals_up(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """How many goals lie between scores `a` and `b` read in that order (neither number went
+    down, at most MAX_GOALS_BETWEEN_READS more in all); 0 for anything else."""
+    up = (b[0] - a[0]) + (b[1] - a[1])
+    return up if b[0] >= a[0] and b[1] >= a[1] and 0 < up <= MAX_GOALS_BETWEEN_READS else 0
 
 
 def _one_up(a: tuple[int, int], b: tuple[int, int]) -> int | None:
@@ -755,14 +770,15 @@ class _Seeker:
 
 def _refine_targets(reads: list[Read], cfg, done: set) -> tuple[float, float] | None:
     """The next score change worth narrowing down: two neighbouring reads, further apart
-    than `refine_s`, one team's number one up between them, the new score not a lone flicker
-    (the read after it shows the old score again)."""
+    than `refine_s`, one team's number one up between them (or a few goals: two goals
+    between two reads a minute apart are each found by reading in between), the new score
+    not a lone flicker (the read after it shows the old score again)."""
     valid = [r for r in sorted(reads, key=lambda r: r.t_s) if r.score is not None]
     for i in range(len(valid) - 1):
         a, b = valid[i], valid[i + 1]
         if a.score == b.score or b.t_s - a.t_s <= cfg.refine_s or (a.t_s, b.t_s) in done:
             continue
-        if _one_up(a.score, b.score) is None:
+        if not _goals_up(a.score, b.score):
             continue
         if i + 2 < len(valid) and valid[i + 2].score == a.score:
             continue
