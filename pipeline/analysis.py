@@ -304,12 +304,15 @@ def analyse_input(video: Path, info: MediaInfo, cfg: Config, detector, reporter:
                      "video signals after that are a gap")
     notes.extend(n for n in bug.notes if n not in notes)
     with reporter.stage("track", None), timer("track"):
-        tracks = track_objects(vp.detections, cfg.track, info.width)
+        tracks = track_objects(vp.detections, cfg.track, info.width, camera=vp.camera)
+    # detect.people_every_s: people seen only on some frames (yolo), the tracker carrying them
+    sparse_s = cfg.detect.people_every_s if any(not d.people for d in vp.detections) else 0.0
     with timer("motion"):
         scale = vp.shot_columns.get("shots_scale")
         off_pitch = SCALE_NAMES.index("off-pitch")
         in_view = None if scale is None else np.nan_to_num(scale, nan=off_pitch) < off_pitch
-        motion_cols, motion_meta = motion_signals(tracks, vp.camera, duration, sc.motion, sc.bin_s, pitch_in_view=in_view)
+        motion_cols, motion_meta = motion_signals(tracks, vp.camera, duration, sc.motion, sc.bin_s, pitch_in_view=in_view,
+                                                  people_every_s=sparse_s)
     with timer("timeline"):
         columns = {**audio_cols, **motion_cols, **vp.shot_columns, **scorebug_columns(bug, duration, sc.bin_s)}
         meta = {

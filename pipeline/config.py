@@ -108,6 +108,7 @@ class DetectConfig(_Section):
     onnx_prep: bool
     batch: int = Field(ge=1, le=1024)
     tile: bool
+    people_every_s: float = Field(default=0.0, ge=0)
     tile_size: int = Field(ge=64, le=4096)
     tile_overlap: float = Field(ge=0, lt=1)
     pitch_filter: bool

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 BALL_TRACK_ID = 0
 REFERENCE_WIDTH_PX = 640.0  # ball_gate_px is stated at this frame width
 MAX_COST = 1e6
+_SAME_TIME_S = 0.02  # s: frame times this close count as one
+SPARSE_GATE_PER_S = 1.0  # box heights a second added to the centre gate between sparse people passes
 
 
 def _centre(xyxy: np.ndarray) -> np.ndarray:
@@ -65,14 +67,14 @@ def camera_shift(prev_xy: np.ndarray, curr_xy: np.ndarray, radius_px: float) -> 
     return np.median(diff[np.arange(len(prev_xy)), j][near], axis=0).astype(np.float32)
 
 
-def _cost(pred: np.ndarray, det: np.ndarray, min_iou: float) -> np.ndarray:
-    """1 - IoU, with a centre-distance fallback for small fast players whose boxes no longer
-    overlap between samples; MAX_COST where neither gate holds."""
+def _cost(pred: np.ndarray, det: np.ndarray, min_iou: float, max_dist: float = 0.6) -> np.ndarray:
+    """1 - IoU, with a centre-distance fallback (`max_dist` box heights) for small fast
+    players whose boxes no longer overlap between samples; MAX_COST where neither gate holds."""
     iou = box_iou(pred, det)
     h = np.maximum(pred[:, 3] - pred[:, 1], 1.0)[:, None]
     dist = np.linalg.norm(_centre(pred)[:, None, :] - _centre(det)[None, :, :], axis=2) / h
     cost = 1.0 - iou + 1.0 * dist
-    ok = (iou >= min_iou) | (dist <= 0.6)
+    ok = (iou >= min_iou) | (dist <= max_dist)
     return np.where(ok, cost, MAX_COST)
 
 
@@ -91,28 +93,47 @@ def _majority(values: np.ndarray, ignore: int | None = None) -> int | None:
     return int(u[np.argmax(n)])
 
 
-def track_people(detections: list[Detections], cfg: TrackConfig, frame_width_px: int):
-    """Returns (tracks as lists of (frame, det index), per-frame camera shift (F,2) px)."""
+def track_people(detections: list[Detections], cfg: TrackConfig, frame_width_px: int,
+                 camera_shifts: np.ndarray | None = None, max_age_s: float | None = None):
+    """Returns (tracks as lists of (frame, det index), per-frame camera shift (F,2) px).
+
+    With `camera_shifts` (per frame, source px: the picture's move from the frame before,
+    see `camera_shifts`), frames where people were not looked for (`Detections.people`
+    False: between sparse people passes) are stepped over, the tracks moved with the
+    camera; the centre-distance gate widens with the time since a track was seen (a player
+    runs about a body height a second more than the constant-velocity guess). Without it,
+    the pan is the median shift of the people between samples."""
     tracks: list[_Track] = []
     finished: list[_Track] = []
     shifts = np.zeros((len(detections), 2), np.float32)
     next_id = BALL_TRACK_ID + 1
     prev_xy = np.zeros((0, 2), np.float32)
     prev_t = None
+    max_age = cfg.max_age_s if max_age_s is None else max_age_s
+    moved = np.zeros(2, np.float32)  # camera move since the last frame with people looked for
     for fi, d in enumerate(detections):
+        if camera_shifts is not None:
+            shifts[fi] = camera_shifts[fi]
+            moved = moved + camera_shifts[fi]
+            if not d.people:
+                continue
         person = np.flatnonzero(np.isin(d.cls, PERSON_CLASSES))
         boxes, scores = d.xyxy[person], d.score[person]
         curr_xy = _centre(boxes)
-        shift = camera_shift(prev_xy, curr_xy, 0.08 * frame_width_px) if prev_t is not None else np.zeros(2, np.float32)
-        shifts[fi] = shift
+        if camera_shifts is not None:
+            shift, moved = moved, np.zeros(2, np.float32)
+        else:
+            shift = camera_shift(prev_xy, curr_xy, 0.08 * frame_width_px) if prev_t is not None else np.zeros(2, np.float32)
+            shifts[fi] = shift
         # retire tracks unseen too long, predict the rest
         alive = []
         for t in tracks:
-            (alive if d.t_s - t.last_t <= cfg.max_age_s else finished).append(t)
+            (alive if d.t_s - t.last_t <= max_age else finished).append(t)
         tracks = alive
         for t in tracks:
             t.xyxy = t.xyxy + np.tile(shift, 2)
         pred = np.array([t.xyxy + np.tile(t.velocity * (d.t_s - t.last_t), 2) for t in tracks], np.float32).reshape(-1, 4)
+        since = np.array([d.t_s - t.last_t for t in tracks])
         high = np.flatnonzero(scores >= cfg.high_score)
         low = np.flatnonzero(scores < cfg.high_score)
         matched_t: set[int] = set()
@@ -122,7 +143,8 @@ def track_people(detections: list[Detections], cfg: TrackConfig, frame_width_px:
             free_t = np.array([i for i in range(len(tracks)) if i not in matched_t], np.int64)
             if len(free_t) == 0 or len(dets) == 0:
                 continue
-            for a, b in _assign(_cost(pred[free_t], boxes[dets], cfg.match_iou)):
+            gate = 0.6 if camera_shifts is None else 0.6 + SPARSE_GATE_PER_S * since[free_t][:, None]
+            for a, b in _assign(_cost(pred[free_t], boxes[dets], cfg.match_iou, gate)):
                 ti, di = int(free_t[a]), int(dets[b])
                 t = tracks[ti]
                 gap = d.t_s - t.last_t
@@ -195,14 +217,40 @@ def _rows_with_gaps(rows, detections, max_gap_s):
     return out
 
 
-def track(detections: list[Detections], cfg: TrackConfig, frame_width_px: int) -> Tracks:
+def camera_shifts(detections: list[Detections], camera) -> np.ndarray:
+    """Per detection frame, the picture's move (source px) from the frame before: the
+    translation of `camera`'s (a signals.motion.CameraMotion over the same sampled frames)
+    step at the nearest sample, 0 across cuts and unknown steps."""
+    out = np.zeros((len(detections), 2), np.float32)
+    if len(camera.t_s) == 0:
+        return out
+    centre = np.array([camera.width_px / 2, camera.width_px * 9 / 32, 1.0])  # a 16:9 picture's centre
+    step = (camera.affine @ centre) - centre[:2]  # (N, 2) flow px
+    step[~camera.valid] = 0.0
+    times = np.array([d.t_s for d in detections])
+    k = np.clip(np.searchsorted(camera.t_s, times), 0, len(camera.t_s) - 1)
+    prev = np.clip(k - 1, 0, None)
+    k = np.where(np.abs(camera.t_s[prev] - times) < np.abs(camera.t_s[k] - times), prev, k)
+    return (step[k] / camera.to_flow).astype(np.float32)
+
+
+def track(detections: list[Detections], cfg: TrackConfig, frame_width_px: int, camera=None) -> Tracks:
     """Tracks for a match's detections (in time order). `frame_width_px` is the source
-    width: gates stated at 640 px scale with it.
+    width: gates stated at 640 px scale with it. Where people were looked for only on some
+    frames (detect.people_every_s), `camera` (signals.motion.CameraMotion) carries the
+    players between those passes and a track lives through one missed pass.
 
     >>> tracks = track(dets, cfg.track, info.width)
     """
     detections = list(detections)
-    people, shifts = track_people(detections, cfg, frame_width_px)
+    looked = np.array([d.people for d in detections], bool)
+    shifts_in, max_age = None, cfg.max_age_s
+    if len(looked) and not looked.all():
+        times = np.array([d.t_s for d in detections])[looked]
+        every = float(np.median(np.diff(times))) if len(times) > 1 else cfg.max_age_s
+        max_age = max(cfg.max_age_s, 2 * every + _SAME_TIME_S)
+        shifts_in = camera_shifts(detections, camera) if camera is not None else np.zeros((len(detections), 2), np.float32)
+    people, shifts = track_people(detections, cfg, frame_width_px, shifts_in, max_age)
     ball_rows = track_ball(detections, cfg, frame_width_px, shifts)
     cols = {k: [] for k in ("t_s", "track_id", "cls", "xyxy", "score", "team", "interpolated")}
 
@@ -222,7 +270,7 @@ def track(detections: list[Detections], cfg: TrackConfig, frame_width_px: int) -
         cls = np.array([detections[f].cls[i] for f, i in t.rows])
         team = np.array([detections[f].team[i] for f, i in t.rows])
         majority_team = _majority(team, ignore=NO_TEAM)
-        emit(new_id, t.rows, cfg.max_age_s, _majority(cls), NO_TEAM if majority_team is None else majority_team)
+        emit(new_id, t.rows, max_age, _majority(cls), NO_TEAM if majority_team is None else majority_team)
     if not cols["t_s"]:
         return empty_tracks()
     t_s = np.asarray(cols["t_s"], np.float64)

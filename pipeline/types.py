@@ -104,6 +104,8 @@ class Detections:
     score: np.ndarray  # (N,) float32
     cls: np.ndarray  # (N,) int16, index into CLASS_NAMES
     team: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))  # (N,) NO_TEAM/0/1
+    people: bool = True  # people were looked for (False: a frame between the people passes of
+                         # detect.people_every_s, where only the ball was; no box is no news)
 
     def __post_init__(self) -> None:
         # Refused where built, never repaired later: a detector bug shows up at its source.
@@ -120,7 +122,7 @@ class Detections:
         return len(self.cls)
 
     def __getitem__(self, mask) -> "Detections":
-        return Detections(self.t_s, self.xyxy[mask], self.score[mask], self.cls[mask], self.team[mask])
+        return Detections(self.t_s, self.xyxy[mask], self.score[mask], self.cls[mask], self.team[mask], self.people)
 
     @classmethod
     def empty(cls, t_s: float) -> "Detections":

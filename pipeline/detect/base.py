@@ -16,6 +16,8 @@ parquet table with one row per detection:
                       (0 person, 1 player, 2 goalkeeper, 3 referee, 4 ball)
     cls_name string   the same as text
     team     int16    -1 no team / unknown, 0 or 1 the two jersey-colour clusters
+    people   bool     people were looked for on the frame (false between the people passes
+                      of detect.people_every_s; absent in older files: true)
 
 Frames with no detection appear as one row with cls = -1 so the frame times survive a
 round trip. The file's schema metadata holds the detector's `describe()` as JSON under
@@ -207,9 +209,10 @@ def write_detections(detections: list[Detections], path: str | Path, info: dict 
     """Write per-frame detections as one parquet table (columns in the module docstring)."""
     import pyarrow as pa
 
-    frame, t_s, xyxy, score, cls, team = [], [], [], [], [], []
+    frame, t_s, xyxy, score, cls, team, people = [], [], [], [], [], [], []
     for i, d in enumerate(detections):
         n = len(d)
+        people.append(np.full(max(n, 1), d.people, bool))
         if n == 0:  # keep the frame time
             frame.append(np.array([i], np.int32))
             t_s.append(np.array([d.t_s]))
@@ -237,6 +240,7 @@ def write_detections(detections: list[Detections], path: str | Path, info: dict 
             "cls": c,
             "cls_name": pa.array(names.tolist(), pa.string()),
             "team": cat(team, np.zeros(0, np.int16)),
+            "people": cat(people, np.zeros(0, bool)),
         }
     )
     table = table.replace_schema_metadata({"pipeline.detector": json.dumps(info or {}, default=str)})
@@ -252,6 +256,8 @@ def read_detections(path: str | Path) -> tuple[list[Detections], dict]:
     meta = table.schema.metadata or {}
     info = json.loads(meta.get(b"pipeline.detector", b"{}"))
     col = {name: table.column(name).to_numpy() for name in ("frame", "t_s", "x1", "y1", "x2", "y2", "score", "cls", "team")}
+    looked = table.column("people").to_numpy(zero_copy_only=False) if "people" in table.column_names \
+        else np.ones(len(col["frame"]), bool)
     out = []
     if len(col["frame"]) == 0:
         return out, info
@@ -265,7 +271,8 @@ def read_detections(path: str | Path) -> tuple[list[Detections], dict]:
         t = float(col["t_s"][order[bounds[f]]]) if bounds[f + 1] > bounds[f] else float("nan")
         out.append(
             Detections(t, xyxy[rows], col["score"][rows].astype(np.float32), col["cls"][rows].astype(np.int16),
-                       col["team"][rows].astype(np.int16))
+                       col["team"][rows].astype(np.int16),
+                       bool(looked[order[bounds[f]]]) if bounds[f + 1] > bounds[f] else True)
         )
     return out, info
 

@@ -136,7 +136,7 @@ class TeamSplitter:
             d = out[fi]
             team = d.team.copy()
             team[idx] = self.labels(colours)
-            out[fi] = Detections(d.t_s, d.xyxy, d.score, d.cls, team)
+            out[fi] = Detections(d.t_s, d.xyxy, d.score, d.cls, team, d.people)
         return out
 
     def describe(self) -> dict:

@@ -109,6 +109,9 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+_SAME_TIME_S = 0.02  # s: frame times this close count as one (below any analysis frame step)
+
+
 @register("yolo")
 class YoloDetector:
     """Ultralytics YOLO. Parameters come from the `detect:` config section:
@@ -159,7 +162,8 @@ class YoloDetector:
         self.model_names = {int(k): str(v) for k, v in names.items()}
         self.frame_width_px = None if cfg.tile else max(cfg.imgsz, 640)
         self._ball_finder = None
-        if cfg.ball != "model":
+        self._people_t: float | None = None  # time of the last people pass (people_every_s)
+        if cfg.ball != "model" or cfg.people_every_s > 0:
             from .classic import BallFinder
 
             self._ball_finder = BallFinder(cfg)
@@ -176,6 +180,7 @@ class YoloDetector:
             "conf": c.conf,
             "imgsz": c.imgsz,
             "tile": c.tile,
+            "people_every_s": c.people_every_s,
             "tile_size": c.tile_size if c.tile else None,
             "tile_overlap": c.tile_overlap if c.tile else None,
             "pitch_filter": c.pitch_filter,
@@ -269,12 +274,31 @@ class YoloDetector:
             out.append(merge_tiled(xyxy, score, cls, cut))
         return out
 
+    def _people_pass(self, frames: list[Frame]) -> list[bool]:
+        """Which frames get the model (people and ball): every one, or with `people_every_s`
+        one each that many seconds (and the first after a jump back or a window's start)."""
+        every = self.cfg.people_every_s
+        if every <= 0:
+            return [True] * len(frames)
+        out = []
+        for f in frames:
+            key = self._people_t is None or f.t_s < self._people_t or f.t_s - self._people_t >= every - _SAME_TIME_S
+            if key:
+                self._people_t = f.t_s
+            out.append(key)
+        return out
+
     def detect(self, frames: list[Frame]) -> list[Detections]:
         if not frames:
             return []
-        raw = self._detect_tiled(frames) if self.cfg.tile else self._predict([f.image for f in frames])
+        key = self._people_pass(frames)
+        model_frames = [f for f, k in zip(frames, key) if k]
+        found = iter(self._detect_tiled(model_frames) if self.cfg.tile else self._predict([f.image for f in model_frames]))
+        nothing = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16))
+        # Between people passes only the ball is looked for, by the classic finder.
+        raw = [next(found) if k else nothing for k in key]
         out = []
-        for f, (xyxy, score, cls) in zip(frames, raw):
+        for f, k, (xyxy, score, cls) in zip(frames, key, raw):
             masks = None
             if self.cfg.pitch_filter or self._ball_finder is not None:
                 from .classic import pitch_mask
@@ -293,7 +317,7 @@ class YoloDetector:
                 score = np.concatenate([score, bs])
                 cls = np.concatenate([cls, np.full(len(bx), BALL, np.int16)])
             out.append(Detections(f.t_s, (xyxy / f.scale).astype(np.float32), score.astype(np.float32),
-                                  cls.astype(np.int16)))
+                                  cls.astype(np.int16), people=k))
         return out
 
 

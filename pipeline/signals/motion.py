@@ -29,6 +29,7 @@ UNITS = {
 _MAX_PAN_PER_STEP = 0.5  # screen widths between two samples: beyond this it is a cut, not a pan
 _MIN_INLIER_SHARE = 0.2
 _MAX_PAIR_GAP_S = 1.0  # track positions further apart in time are not turned into a speed
+_SAME_TIME_S = 0.02  # s: frame times this close count as one
 
 
 @dataclass(frozen=True)
@@ -185,15 +186,25 @@ def _bin_reduce(idx: np.ndarray, values: np.ndarray, n: int, fn) -> np.ndarray:
     return out
 
 
-def track_speeds(tracks: Tracks, camera: CameraMotion, cfg) -> dict[str, np.ndarray]:
+def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: float = 0.0) -> dict[str, np.ndarray]:
     """Camera-compensated speed of every tracked object between consecutive samples.
 
     Returns rows {"t_s", "track_id", "cls", "speed_mps", "h_px"}: one per pair of
     consecutive positions of a track (time = the later one). Pairs across a cut or an
     unknown camera step have no speed (they are left out). `cfg` is `signals.motion`.
+    With `people_every_s` (people seen only that often, detect.people_every_s), a player's
+    speed pairs the sightings that far apart; the boxes carried between are left out.
     """
     m = cfg
     empty = {k: np.zeros(0) for k in ("t_s", "track_id", "cls", "speed_mps", "h_px")}
+    carried = None
+    if people_every_s > 0:
+        carried = tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES)
+        carried = (tracks.track_id[carried], tracks.t_s[carried])
+        seen = ~(tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES))
+        tracks = Tracks(tracks.t_s[seen], tracks.track_id[seen], tracks.cls[seen], tracks.xyxy[seen],
+                        tracks.score[seen], tracks.team[seen], tracks.interpolated[seen])
+    max_gap = max(_MAX_PAIR_GAP_S, people_every_s + _SAME_TIME_S)
     if len(tracks) == 0 or len(camera.t_s) == 0:
         return empty
     cum, chain = _chains(camera)
@@ -209,7 +220,7 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg) -> dict[str, np.ndar
     k = np.clip(np.searchsorted(camera.t_s, t), 1, max(len(camera.t_s) - 1, 1))
     k = np.where(np.abs(camera.t_s[k - 1] - t) <= np.abs(camera.t_s[np.minimum(k, len(camera.t_s) - 1)] - t), k - 1, k)
     k = np.clip(k, 0, len(camera.t_s) - 1)
-    same = (tid[1:] == tid[:-1]) & (t[1:] - t[:-1] > 0) & (t[1:] - t[:-1] <= _MAX_PAIR_GAP_S)
+    same = (tid[1:] == tid[:-1]) & (t[1:] - t[:-1] > 0) & (t[1:] - t[:-1] <= max_gap)
     a = np.flatnonzero(same)
     b = a + 1
     ok = chain[k[a]] == chain[k[b]]
@@ -237,11 +248,33 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg) -> dict[str, np.ndar
         speed = resid_px / h_use * m.player_height_m / dt
     limit = np.where(is_ball, m.max_ball_speed_mps, m.max_speed_mps)
     keep = np.isfinite(speed) & (speed <= limit) & (is_ball | ~(interp[a] | interp[b]))
-    return {"t_s": t[b][keep], "track_id": tid[b][keep], "cls": cls[b][keep], "speed_mps": speed[keep],
-            "h_px": h_use[keep]}
+    out = {"t_s": t[b][keep], "track_id": tid[b][keep], "cls": cls[b][keep], "speed_mps": speed[keep],
+           "h_px": h_use[keep]}
+    if carried is not None and len(carried[0]):
+        out = _with_carried(out, t[a][keep], carried)
+    return out
 
 
-def _converging(tracks: Tracks, cfg) -> tuple[np.ndarray, np.ndarray]:
+def _with_carried(sp: dict[str, np.ndarray], t_from: np.ndarray, carried: tuple[np.ndarray, np.ndarray]) -> dict:
+    """`sp` plus one row at each carried (interpolated) box of a player between two
+    sightings, with the speed of that pair: every analysis frame has its speeds."""
+    c_tid, c_t = carried
+    order = np.lexsort((c_t, c_tid))
+    c_tid, c_t = c_tid[order], c_t[order]
+    rows = []
+    for i in np.flatnonzero(sp["cls"] != BALL):
+        lo = np.searchsorted(c_tid, sp["track_id"][i], "left")
+        hi = np.searchsorted(c_tid, sp["track_id"][i], "right")
+        ts = c_t[lo:hi]
+        inside = ts[(ts > t_from[i]) & (ts < sp["t_s"][i])]
+        rows.extend((tt, i) for tt in inside)
+    if not rows:
+        return sp
+    at, src = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    return {"t_s": np.concatenate([sp["t_s"], at]), **{k: np.concatenate([v, v[src]]) for k, v in sp.items() if k != "t_s"}}
+
+
+def _converging(tracks: Tracks, cfg, max_gap_s: float = _MAX_PAIR_GAP_S) -> tuple[np.ndarray, np.ndarray]:
     """Rate (m/s) at which players close in: minus the change of their mean distance to their
     centroid, over the players seen in both of two consecutive samples. Distances are in
     player heights, so zoom does not count as convergence; pans do not change distances."""
@@ -259,7 +292,7 @@ def _converging(tracks: Tracks, cfg) -> tuple[np.ndarray, np.ndarray]:
     for tt in times:
         sel = t == tt
         cur = (tt, dict(zip(tid[sel].tolist(), range(int(sel.sum())))), foot[sel], float(np.median(h[sel])))
-        if prev is not None and 0 < tt - prev[0] <= _MAX_PAIR_GAP_S:
+        if prev is not None and 0 < tt - prev[0] <= max_gap_s:
             common = [i for i in cur[1] if i in prev[1]]
             if len(common) >= 3:
                 def spread(state, ids):
@@ -274,7 +307,8 @@ def _converging(tracks: Tracks, cfg) -> tuple[np.ndarray, np.ndarray]:
 
 
 def motion_signals(
-    tracks: Tracks, camera: CameraMotion, duration_s: float, cfg, bin_s: float, pitch_in_view: np.ndarray | None = None
+    tracks: Tracks, camera: CameraMotion, duration_s: float, cfg, bin_s: float, pitch_in_view: np.ndarray | None = None,
+    people_every_s: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Per-bin motion columns in raw units (see `UNITS`); NaN = gap.
 
@@ -287,6 +321,8 @@ def motion_signals(
     bin_s : the timeline's bin, s.
     pitch_in_view : optional per-bin bool (e.g. `shots_scale != OFF_PITCH`); bins without the
         pitch become gaps in every motion column.
+    people_every_s : people were looked for only this often (detect.people_every_s; 0 = on
+        every frame): speeds and convergence pair sightings that far apart.
     """
     m = cfg
     n = n_bins(duration_s, bin_s)
@@ -294,7 +330,7 @@ def motion_signals(
     ci = bin_index(camera.t_s, bin_s, n)
     cols["motion_pan"] = _bin_reduce(ci, camera.pan, n, np.mean)
     cols["motion_zoom"] = _bin_reduce(ci, np.abs(camera.zoom), n, np.mean)
-    sp = track_speeds(tracks, camera, cfg)
+    sp = track_speeds(tracks, camera, cfg, people_every_s)
     si = bin_index(sp["t_s"], bin_s, n)
     is_ball = sp["cls"] == BALL
     player = ~is_ball
@@ -310,7 +346,7 @@ def motion_signals(
         np.add.at(sprint, pairs[:, 0], 1.0)
     cols["motion_sprinters"] = sprint
     cols["motion_ball_speed"] = _bin_reduce(np.where(is_ball, si, -1), sp["speed_mps"], n, np.median)
-    ct, cv = _converging(tracks, cfg)
+    ct, cv = _converging(tracks, cfg, max(_MAX_PAIR_GAP_S, people_every_s + _SAME_TIME_S))
     cols["motion_converging"] = _bin_reduce(bin_index(ct, bin_s, n), cv, n, np.mean)
     if pitch_in_view is not None:
         off = ~np.asarray(pitch_in_view, bool)[:n]
