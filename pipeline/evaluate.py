@@ -137,15 +137,21 @@ def score_detections(labelled: list[LabelledFrame], detections: list[Detections]
     }
 
 
+# Labelled stills are unrelated pictures: they are given times this far apart, so a detector
+# that looks for people only every few seconds (detect.people_every_s) looks in each.
+STILL_SPACING_S = 3600.0
+
+
 def _to_frame(image: np.ndarray, index: int, width_px: int | None) -> Frame:
     import cv2
 
     h, w = image.shape[:2]
+    t_s = index * STILL_SPACING_S
     if width_px and width_px != w:
         height = int(round(h * width_px / w / 2)) * 2
         small = cv2.resize(image, (width_px, height), interpolation=cv2.INTER_AREA)
-        return Frame(float(index), small, index, width_px / w)
-    return Frame(float(index), image, index, 1.0)
+        return Frame(t_s, small, index, width_px / w)
+    return Frame(t_s, image, index, 1.0)
 
 
 def eval_detector(

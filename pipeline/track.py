@@ -29,14 +29,13 @@ from scipy.optimize import linear_sum_assignment
 
 from .config import TrackConfig
 from .outputs import atomic_write
-from .types import BALL, CLASS_NAMES, NO_TEAM, PERSON_CLASSES, Detections, Tracks, box_iou
+from .types import BALL, CLASS_NAMES, NO_TEAM, PERSON_CLASSES, SAME_TIME_S, Detections, Tracks, box_iou
 
 log = logging.getLogger(__name__)
 
 BALL_TRACK_ID = 0
 REFERENCE_WIDTH_PX = 640.0  # ball_gate_px is stated at this frame width
 MAX_COST = 1e6
-_SAME_TIME_S = 0.02  # s: frame times this close count as one
 SPARSE_GATE_PER_S = 1.0  # box heights a second added to the centre gate between sparse people passes
 
 
@@ -248,7 +247,7 @@ def track(detections: list[Detections], cfg: TrackConfig, frame_width_px: int, c
     if len(looked) and not looked.all():
         times = np.array([d.t_s for d in detections])[looked]
         every = float(np.median(np.diff(times))) if len(times) > 1 else cfg.max_age_s
-        max_age = max(cfg.max_age_s, 2 * every + _SAME_TIME_S)
+        max_age = max(cfg.max_age_s, 2 * every + SAME_TIME_S)
         shifts_in = camera_shifts(detections, camera) if camera is not None else np.zeros((len(detections), 2), np.float32)
     people, shifts = track_people(detections, cfg, frame_width_px, shifts_in, max_age)
     ball_rows = track_ball(detections, cfg, frame_width_px, shifts)

@@ -22,6 +22,8 @@ NO_TEAM = -1
 # them: the score's lanes, the plot's panels, the page's bars).
 GROUPS = ("motion", "audio", "shots")
 
+SAME_TIME_S = 0.02  # s: frame times this close count as one (below any analysis frame step)
+
 
 @dataclass(frozen=True)
 class GrassRange:

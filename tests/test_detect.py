@@ -278,9 +278,9 @@ def _real(detector, indices=REAL_FRAMES) -> dict:
         if w and w != img.shape[1]:
             s = w / img.shape[1]
             img = cv2.resize(img, (w, int(round(img.shape[0] * s))), interpolation=cv2.INTER_AREA)
-            frames.append(Frame(float(k), img, k, s))
+            frames.append(Frame(3600.0 * k, img, k, s))  # unrelated stills: far apart in time
         else:
-            frames.append(Frame(float(k), img, k, 1.0))
+            frames.append(Frame(3600.0 * k, img, k, 1.0))
     return score_detections(chosen, detector.detect(frames))
 
 
@@ -296,7 +296,8 @@ def test_classic_on_real_frames():
 @needs_onnx
 @pytest.mark.real
 def test_yolo_coco_onnx_class_mapping_and_tiled_recall_on_real_frames():
-    det = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=true").detect, "yolo", grass=GRASS)
+    det = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=true", "detect.imgsz=640").detect, "yolo",
+                       grass=GRASS)
     assert det.describe()["class_map"] == {"person": CLASS_ID["person"], "sports ball": BALL}
     assert det.frame_width_px is None  # tiling asks for native frames
     # Measured on these 3 frames tiled at 640 (pitch filter, ball from model and classic; quality.yaml
@@ -311,7 +312,8 @@ def test_yolo_coco_onnx_class_mapping_and_tiled_recall_on_real_frames():
 @needs_onnx
 @pytest.mark.real
 def test_yolo_whole_frame_misses_what_tiling_finds():
-    whole = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=false").detect, "yolo", grass=GRASS)
+    whole = get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.tile=false", "detect.imgsz=640").detect, "yolo",
+                         grass=GRASS)
     assert whole.frame_width_px == 640
     r = _real(whole, REAL_FRAMES[:2])
     # Measured on these 2 frames: recall 0.58 at 640 px whole-frame, where tiling finds 0.94.
@@ -340,3 +342,22 @@ def test_one_grass_range_drives_the_pitch_mask_and_the_shot_scale():
             assert found / len(boxes) >= 0.8 and cols["shots_scale"][0] == WIDE
         else:
             assert found == 0 and cols["shots_scale"][0] != WIDE
+
+
+@needs_onnx
+@pytest.mark.real
+def test_default_with_weights_sees_people_at_1280_and_only_the_ball_between_its_people_passes():
+    """The default with weights: people at 1280 once a second (detect.people_every_s), only the
+    ball on the frames between."""
+    det = get_detector(cfg(f"detect.weights={COCO_ONNX}").detect, "auto", grass=GRASS)
+    assert det.frame_width_px == 1280
+    # Measured on these 3 frames: person recall 0.94, precision 0.89 (all 49: 0.86 / 0.84); at 640
+    # the same model finds 0.50 of them here (all 49: 0.49).
+    r = _real(det)
+    assert r["person"]["recall"] >= 0.8 and r["person"]["precision"] >= 0.75
+    img = cv2.resize(cv2.imread(str(load_labelled_frames(DFL)[0].image_path)), (1280, 720), interpolation=cv2.INTER_AREA)
+    frames = [Frame(100.0 + k / 5, img, k, 1280 / 1920) for k in range(6)]  # 5 frames a second
+    dets = det.detect(frames)
+    assert [d.people for d in dets] == [True, False, False, False, False, True]
+    people = [int(np.isin(d.cls, PERSON_CLASSES).sum()) for d in dets]
+    assert people[0] >= 10 and people[5] >= 10 and people[1:5] == [0, 0, 0, 0]

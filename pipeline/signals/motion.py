@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import BALL, PERSON_CLASSES, Frame, GrassRange, Tracks
+from ..types import BALL, PERSON_CLASSES, SAME_TIME_S, Frame, GrassRange, Tracks
 from .timeline import bin_index, n_bins
 
 COLUMNS = ("motion_pan", "motion_zoom", "motion_speed", "motion_sprinters", "motion_ball_speed", "motion_converging")
@@ -29,7 +29,6 @@ UNITS = {
 _MAX_PAN_PER_STEP = 0.5  # screen widths between two samples: beyond this it is a cut, not a pan
 _MIN_INLIER_SHARE = 0.2
 _MAX_PAIR_GAP_S = 1.0  # track positions further apart in time are not turned into a speed
-_SAME_TIME_S = 0.02  # s: frame times this close count as one
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,7 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: floa
         seen = ~(tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES))
         tracks = Tracks(tracks.t_s[seen], tracks.track_id[seen], tracks.cls[seen], tracks.xyxy[seen],
                         tracks.score[seen], tracks.team[seen], tracks.interpolated[seen])
-    max_gap = max(_MAX_PAIR_GAP_S, people_every_s + _SAME_TIME_S)
+    max_gap = max(_MAX_PAIR_GAP_S, people_every_s + SAME_TIME_S)
     if len(tracks) == 0 or len(camera.t_s) == 0:
         return empty
     cum, chain = _chains(camera)
@@ -346,7 +345,7 @@ def motion_signals(
         np.add.at(sprint, pairs[:, 0], 1.0)
     cols["motion_sprinters"] = sprint
     cols["motion_ball_speed"] = _bin_reduce(np.where(is_ball, si, -1), sp["speed_mps"], n, np.median)
-    ct, cv = _converging(tracks, cfg, max(_MAX_PAIR_GAP_S, people_every_s + _SAME_TIME_S))
+    ct, cv = _converging(tracks, cfg, max(_MAX_PAIR_GAP_S, people_every_s + SAME_TIME_S))
     cols["motion_converging"] = _bin_reduce(bin_index(ct, bin_s, n), cv, n, np.mean)
     if pitch_in_view is not None:
         off = ~np.asarray(pitch_in_view, bool)[:n]
