@@ -77,7 +77,8 @@ def _matched(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def test_rewritten_model_finds_the_same_people_on_real_frames(model_cache):
     images = [cv2.resize(cv2.imread(str(f.image_path)), (640, 360), interpolation=cv2.INTER_AREA)
               for f in load_labelled_frames(FRAMES_DFL, limit=6)]
-    base = [f"detect.weights={COCO_ONNX}", "detect.ball=model", "detect.pitch_filter=false"]
+    base = [f"detect.weights={COCO_ONNX}", "detect.ball=model", "detect.pitch_filter=false", "detect.imgsz=640",
+            "detect.people_every_s=0"]
     as_is = get_detector(load_config(overrides=base + ["detect.onnx_prep=false"]).detect, "yolo", grass=GRASS)
     assert as_is.describe()["onnx_prep"] == []
     prep = get_detector(load_config(overrides=base + ["detect.onnx_prep=true"]).detect, "yolo", grass=GRASS)
@@ -102,6 +103,23 @@ def test_dequantized_graph_has_no_integer_convolutions(model_cache):
     assert done == ["float"] and rect is None
     ops = {n.op_type for n in onnx.load(path).graph.node}
     assert "ConvInteger" not in ops and "DynamicQuantizeLinear" not in ops and "Conv" in ops
+
+
+@needs_onnx
+def test_a_640_export_runs_at_1280_with_its_input_and_anchors_rebuilt(model_cache):
+    """The default with weights infers at 1280: the square 640 export is rebuilt for a 1280
+    input at the frames' aspect (before, it ran at its own 640, whatever detect.imgsz said)."""
+    import onnx
+
+    path, rect, done = onnx_prep.prepare(COCO_ONNX, (720, 1280), 1280)
+    assert rect == (800, 1280) and done == ["float", "rect 1280x800"]
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[2:]] == [800, 1280]
+    det = get_detector(load_config(overrides=[f"detect.weights={COCO_ONNX}"]).detect, "yolo", grass=GRASS)
+    img = cv2.imread(str(load_labelled_frames(FRAMES_DFL, limit=1)[0].image_path))
+    d = det.detect([Frame(0.0, cv2.resize(img, (1280, 720), interpolation=cv2.INTER_AREA), 0, 1280 / 1920)])[0]
+    assert "rect 1280x800" in det.describe()["onnx_prep"]
+    assert np.isin(d.cls, PERSON_CLASSES).sum() >= 10
 
 
 @needs_onnx

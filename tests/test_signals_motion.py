@@ -154,3 +154,24 @@ def test_real_camera_motion_in_pans_and_static_shots(cfg):
     assert np.nanmedian(panning) > 0.15
     tactical = _real_camera("tactical_cam_crowd_only_audio/football.mp4", cfg)
     assert np.nanmax(tactical.pan) < 0.02, "the fixed tactical camera does not move"
+
+
+def test_players_seen_about_once_a_second_still_get_their_speed_on_every_frame(cfg):
+    """detect.people_every_s = 1: a runner seen on passes 1.0-1.2 s apart (irregular frame
+    times), carried between them by the tracker (interpolated rows): each pair of sightings
+    gives the speed, and the carried frames between carry it too; seen every frame, the
+    same rows give nothing extra."""
+    fps, pan = 5.0, -40.0
+    n = 31
+    key = {0, 5, 11, 16, 22, 27}  # passes 1.0 and 1.2 s apart
+    tracks = _tracks([(i / fps, 1, PLAYER, 300 + i * (50 + pan), 500.0, 90.0) for i in range(n)])  # 5 m/s
+    tracks = Tracks(tracks.t_s, tracks.track_id, tracks.cls, tracks.xyxy, tracks.score, tracks.team,
+                    np.array([i not in key for i in range(n)]))
+    cam = _camera(n, pan)
+    dense = track_speeds(tracks, cam, cfg.motion)
+    assert len(dense["t_s"]) == 0  # every row between the passes is carried, none seen twice in a row
+    sparse = track_speeds(tracks, cam, cfg.motion, people_every_s=1.0)
+    assert sparse["speed_mps"] == pytest.approx(np.full(len(sparse["speed_mps"]), 5.0), abs=0.1)
+    assert len(sparse["t_s"]) == max(key)  # frames 1 .. 27: from after the first pass to the last
+    cols, _ = motion_signals(tracks, cam, n / fps, cfg.motion, cfg.bin_s, people_every_s=1.0)
+    assert np.isfinite(cols["motion_speed"][1:int(max(key) / fps / cfg.bin_s)]).all()

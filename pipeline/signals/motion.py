@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import BALL, PERSON_CLASSES, SAME_TIME_S, Frame, GrassRange, Tracks
+from ..types import BALL, PERSON_CLASSES, Frame, GrassRange, Tracks
 from .timeline import bin_index, n_bins
 
 COLUMNS = ("motion_pan", "motion_zoom", "motion_speed", "motion_sprinters", "motion_ball_speed", "motion_converging")
@@ -185,6 +185,13 @@ def _bin_reduce(idx: np.ndarray, values: np.ndarray, n: int, fn) -> np.ndarray:
     return out
 
 
+def _pair_gap_s(people_every_s: float) -> float:
+    """Sightings at most this far apart make a speed: 1 s, or with sparse people passes half
+    an interval more than theirs (a pass lands on the first frame at least that long after
+    the last, so on footage of irregular frame times they come 1.0-1.2 s apart)."""
+    return max(_MAX_PAIR_GAP_S, 1.5 * people_every_s)
+
+
 def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: float = 0.0) -> dict[str, np.ndarray]:
     """Camera-compensated speed of every tracked object between consecutive samples.
 
@@ -203,7 +210,7 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: floa
         seen = ~(tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES))
         tracks = Tracks(tracks.t_s[seen], tracks.track_id[seen], tracks.cls[seen], tracks.xyxy[seen],
                         tracks.score[seen], tracks.team[seen], tracks.interpolated[seen])
-    max_gap = max(_MAX_PAIR_GAP_S, people_every_s + SAME_TIME_S)
+    max_gap = _pair_gap_s(people_every_s)
     if len(tracks) == 0 or len(camera.t_s) == 0:
         return empty
     cum, chain = _chains(camera)
@@ -345,7 +352,7 @@ def motion_signals(
         np.add.at(sprint, pairs[:, 0], 1.0)
     cols["motion_sprinters"] = sprint
     cols["motion_ball_speed"] = _bin_reduce(np.where(is_ball, si, -1), sp["speed_mps"], n, np.median)
-    ct, cv = _converging(tracks, cfg, max(_MAX_PAIR_GAP_S, people_every_s + SAME_TIME_S))
+    ct, cv = _converging(tracks, cfg, _pair_gap_s(people_every_s))
     cols["motion_converging"] = _bin_reduce(bin_index(ct, bin_s, n), cv, n, np.mean)
     if pitch_in_view is not None:
         off = ~np.asarray(pitch_in_view, bool)[:n]
