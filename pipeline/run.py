@@ -613,10 +613,25 @@ def detect_and_track(video: str | Path, out: str | Path, cfg: Config, *, annotat
     det = get_detector(cfg.detect, grass=cfg.pitch.grass)
     frames = media.frames(video, fps=cfg.media.analysis_fps, width=det.frame_width_px or None,
                           skip_nonref=cfg.media.skip_nonref, skip_loop_filter=cfg.media.skip_loop_filter, info=info)
+    camera = None
+    if det.name == "yolo" and cfg.detect.people_every_s > 0:
+        # People are looked for only once in a while: the tracker carries them between those
+        # passes with the camera's own motion, estimated here as the analysis does.
+        from .analysis import _small
+        from .signals.motion import CameraMotionEstimator
+
+        camera = CameraMotionEstimator(cfg.signals.motion, cfg.pitch.grass)
+
+        def with_camera(stream=frames):
+            for f in stream:
+                camera.update(_small(f, cfg.media.analysis_width, info))
+                yield f
+
+        frames = with_camera()
     with reporter.stage("detect", info.duration_s) as update:
         dets, det_info = run_detection(frames, det, cfg.detect, progress=lambda f: update(f.t_s))
     with reporter.stage("track", None):
-        tracks = track(dets, cfg.track, info.width)
+        tracks = track(dets, cfg.track, info.width, camera=camera.finish() if camera is not None else None)
     summary = track_summary(tracks)
     files = [write_detections(dets, out / "detections.parquet", det_info),
              write_tracks(tracks, out / "tracks.parquet", {"detector": det_info, **summary}),

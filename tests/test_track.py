@@ -245,3 +245,26 @@ def test_people_seen_once_a_second_keep_their_ids_carried_by_the_camera():
     blind = track(dets, cfg(), WIDTH)
     blind_switches, blind_pairs, _ = id_switches(blind, key_truth, key_times, max_gap_s=1.0 + 1e-6)
     assert blind_switches > 2 * switches, (blind_switches, switches)  # measured 14 in 40
+
+
+@pytest.mark.real
+def test_highlights_detect_carries_players_between_people_passes_on_a_real_clip(tmp_path):
+    """`highlights detect` with weights and the default config: people passes once a second,
+    the players carried between them."""
+    from pipeline.run import detect_and_track
+    from pipeline.types import PERSON_CLASSES
+
+    from .conftest import COCO_ONNX, real_clip
+
+    clip = real_clip("goal_benfica_porto_audio/goal.mp4")
+    if not COCO_ONNX.is_file():
+        pytest.skip(f"COCO model {COCO_ONNX} not found (../shared absent)")
+    res = detect_and_track(clip, tmp_path / "out", load_config(overrides=[f"detect.weights={COCO_ONNX}"]))
+    assert res.detector["people_every_s"] == 1.0
+    tracks, _ = read_tracks(tmp_path / "out" / "tracks.parquet")
+    person = np.isin(tracks.cls, PERSON_CLASSES)
+    seen_times = np.unique(tracks.t_s[person & ~tracks.interpolated])
+    assert len(seen_times) >= 8 and np.median(np.diff(seen_times)) == pytest.approx(1.0, abs=0.25)
+    # measured: 24 player tracks, each over 12 frames at the median (2.4 s, three passes)
+    assert res.tracks["people_tracks"] >= 10 and res.tracks["median_track_rows"] >= 8
+    assert (person & tracks.interpolated).sum() > (person & ~tracks.interpolated).sum()
