@@ -226,10 +226,7 @@ def camera_shifts(detections: list[Detections], camera) -> np.ndarray:
     centre = np.array([camera.width_px / 2, camera.width_px * 9 / 32, 1.0])  # a 16:9 picture's centre
     step = (camera.affine @ centre) - centre[:2]  # (N, 2) flow px
     step[~camera.valid] = 0.0
-    times = np.array([d.t_s for d in detections])
-    k = np.clip(np.searchsorted(camera.t_s, times), 0, len(camera.t_s) - 1)
-    prev = np.clip(k - 1, 0, None)
-    k = np.where(np.abs(camera.t_s[prev] - times) < np.abs(camera.t_s[k] - times), prev, k)
+    k = camera.nearest(np.array([d.t_s for d in detections]))
     return (step[k] / camera.to_flow).astype(np.float32)
 
 

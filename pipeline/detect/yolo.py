@@ -295,7 +295,7 @@ class YoloDetector:
         # Between people passes only the ball is looked for, by the classic finder.
         raw = [next(found) if k else None for k in key]
         out = []
-        for f, k, found_in in zip(frames, key, raw):
+        for f, found_in in zip(frames, raw):
             if found_in is None:
                 out.append(self._ball_only(f))
                 continue

@@ -49,6 +49,13 @@ class CameraMotion:
     width_px: float  # flow image width
     to_flow: float  # flow px per source px
 
+    def nearest(self, t_s: np.ndarray) -> np.ndarray:
+        """Index of the sample nearest each of the times `t_s` (the earlier one on a tie)."""
+        n = len(self.t_s)
+        k = np.clip(np.searchsorted(self.t_s, t_s), 1, max(n - 1, 1))
+        k = np.where(np.abs(self.t_s[k - 1] - t_s) <= np.abs(self.t_s[np.minimum(k, n - 1)] - t_s), k - 1, k)
+        return np.clip(k, 0, n - 1)
+
     @classmethod
     def empty(cls) -> "CameraMotion":
         return cls(np.zeros(0), np.zeros((0, 2, 3)), np.zeros(0, bool), np.zeros(0), np.zeros(0),
@@ -205,9 +212,9 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: floa
     empty = {k: np.zeros(0) for k in ("t_s", "track_id", "cls", "speed_mps", "h_px")}
     carried = None
     if people_every_s > 0:
-        carried = tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES)
-        carried = (tracks.track_id[carried], tracks.t_s[carried])
-        seen = ~(tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES))
+        is_carried = tracks.interpolated & np.isin(tracks.cls, PERSON_CLASSES)
+        carried = (tracks.track_id[is_carried], tracks.t_s[is_carried])
+        seen = ~is_carried
         tracks = Tracks(tracks.t_s[seen], tracks.track_id[seen], tracks.cls[seen], tracks.xyxy[seen],
                         tracks.score[seen], tracks.team[seen], tracks.interpolated[seen])
     max_gap = _pair_gap_s(people_every_s)
@@ -222,10 +229,7 @@ def track_speeds(tracks: Tracks, camera: CameraMotion, cfg, people_every_s: floa
     interp = tracks.interpolated[order]
     foot = np.stack([(box[:, 0] + box[:, 2]) / 2, box[:, 3]], axis=1)  # ground contact point
     h_px = box[:, 3] - box[:, 1]
-    # frame of each row: nearest camera sample time
-    k = np.clip(np.searchsorted(camera.t_s, t), 1, max(len(camera.t_s) - 1, 1))
-    k = np.where(np.abs(camera.t_s[k - 1] - t) <= np.abs(camera.t_s[np.minimum(k, len(camera.t_s) - 1)] - t), k - 1, k)
-    k = np.clip(k, 0, len(camera.t_s) - 1)
+    k = camera.nearest(t)  # frame of each row
     same = (tid[1:] == tid[:-1]) & (t[1:] - t[:-1] > 0) & (t[1:] - t[:-1] <= max_gap)
     a = np.flatnonzero(same)
     b = a + 1
