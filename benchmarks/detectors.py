@@ -33,6 +33,8 @@ def configurations(onnx: str, pt: str) -> list[tuple[str, list[str], bool]]:
         ("classic (default, no weights)", ["--detector", "classic"], False),
         ("classic, quality profile", ["--detector", "classic", "--config", "configs/quality.yaml"], False),
         ("yolo int8 ONNX 1280, people once a second (default with weights)", ["--detector", "yolo", "--weights", onnx], True),
+        ("yolo int8 ONNX 1280, people once a second, no second look at the ball",
+         ["--detector", "yolo", "--weights", onnx, "--set", "detect.ball_check=0"], True),
         ("yolo int8 ONNX 640, every frame", ["--detector", "yolo", "--weights", onnx, "--set", "detect.imgsz=640", *every], False),
         ("yolo .pt 640", ["--detector", "yolo", "--weights", pt, "--set", "detect.imgsz=640", *every], False),
         ("yolo .pt 960", ["--detector", "yolo", "--weights", pt, "--set", "detect.imgsz=960", *every], False),

@@ -361,3 +361,21 @@ def test_default_with_weights_sees_people_at_1280_and_only_the_ball_between_its_
     assert [d.people for d in dets] == [True, False, False, False, False, True]
     people = [int(np.isin(d.cls, PERSON_CLASSES).sum()) for d in dets]
     assert people[0] >= 10 and people[5] >= 10 and people[1:5] == [0, 0, 0, 0]
+
+
+@needs_onnx
+@pytest.mark.real
+def test_a_second_look_at_ball_candidates_keeps_the_balls_and_drops_most_false_ones():
+    """On a people pass the model's unsure balls and the classic finder's blobs get a second
+    look in a crop scaled up (detect.ball_check): a ball is kept where the model then scores
+    one. On labelled frames that drops most false balls without losing real ones."""
+    frames = tuple(range(0, 49, 4))  # 13 of the 49 frames, spread over the matches
+    with_look = _real(get_detector(cfg(f"detect.weights={COCO_ONNX}").detect, "yolo", grass=GRASS), frames)
+    without = _real(get_detector(cfg(f"detect.weights={COCO_ONNX}", "detect.ball_check=0").detect, "yolo",
+                                 grass=GRASS), frames)
+    # Measured on these 13 frames: ball recall / precision 0.58 / 0.54 with the second look (13
+    # balls kept), 0.58 / 0.16 without (44); all 49: 0.556 / 0.481 against 0.467 / 0.153.
+    assert with_look["ball"]["recall"] >= without["ball"]["recall"]
+    assert with_look["ball"]["precision"] >= 2 * without["ball"]["precision"]
+    assert with_look["ball"]["n_detections"] < without["ball"]["n_detections"]
+    assert with_look["person"] == without["person"]  # people are the first look's alone

@@ -41,6 +41,7 @@ def default_models_dir() -> Path:
 
 
 WEIGHT_SUFFIXES = (".onnx", ".pt", ".engine", ".torchscript", ".mlpackage", ".tflite")
+MAX_UPSCALE = 4.0  # a second look's crop is scaled up at most this much (1280 px frames: 3x; 640: 6x, none)
 HOW_TO = "see models/README.md for how to obtain weights (set HIGHLIGHTS_MODELS to use another folder)"
 
 
@@ -160,6 +161,7 @@ class YoloDetector:
         self.model_names = {int(k): str(v) for k, v in names.items()}
         self.frame_width_px = None if cfg.tile else max(cfg.imgsz, 640)
         self._ball_finder = None
+        self._check = None  # the model for second looks at ball candidates (ball_check), built on first use
         self._people_t: float | None = None  # time of the last people pass (people_every_s)
         if cfg.ball != "model" or cfg.people_every_s > 0:
             from .classic import BallFinder
@@ -184,6 +186,7 @@ class YoloDetector:
             "pitch_filter": c.pitch_filter,
             "ball": c.ball,
             "ball_conf": c.ball_conf,
+            "ball_check": c.ball_check if not c.tile else 0,
             "class_map": {self.model_names[k]: v for k, v in self.class_map.items()},
             "onnx_prep": sorted({*self.onnx_prep, *(d for m in self._by_shape.values() for d in m[2])}),
         }
@@ -208,15 +211,18 @@ class YoloDetector:
 
     # -- inference ------------------------------------------------------------------------
 
-    def _predict(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(xyxy, score, our cls) per image, in that image's pixels; unmapped classes dropped."""
+    def _predict(self, images: list[np.ndarray], ball_conf: float | None = None
+                 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(xyxy, score, our cls) per image, in that image's pixels; unmapped classes dropped;
+        balls from `ball_conf` (default: the config's)."""
+        ball_conf = self.cfg.ball_conf if ball_conf is None else ball_conf
         out = []
         classes = sorted(self.class_map)
         for start in range(0, len(images), self.cfg.batch):
             chunk = images[start : start + self.cfg.batch]
             same = all(im.shape == chunk[0].shape for im in chunk)
             model, imgsz = self._model_for(chunk[0].shape) if same else (self.model, self.cfg.imgsz)
-            kwargs = dict(imgsz=imgsz, conf=min(self.cfg.conf, self.cfg.ball_conf), device=self.device,
+            kwargs = dict(imgsz=imgsz, conf=min(self.cfg.conf, ball_conf), device=self.device,
                           half=self.half, classes=classes, verbose=False)
             if self._prep and id(model) not in self._calm:
                 model.predict(chunk[:1], **kwargs)  # builds the predictor and its session
@@ -229,7 +235,7 @@ class YoloDetector:
                 cls = self._lut[b.cls.cpu().numpy().astype(np.int64)]
                 score = b.conf.cpu().numpy().astype(np.float32)
                 # the ball is small and scored low by general models: it has its own threshold
-                keep = (cls >= 0) & (score >= np.where(cls == BALL, self.cfg.ball_conf, self.cfg.conf))
+                keep = (cls >= 0) & (score >= np.where(cls == BALL, ball_conf, self.cfg.conf))
                 out.append((xyxy[keep], score[keep], cls[keep]))
         return out
 
@@ -291,10 +297,17 @@ class YoloDetector:
             return []
         key = self._people_pass(frames)
         model_frames = [f for f, k in zip(frames, key) if k]
-        found = iter(self._detect_tiled(model_frames) if self.cfg.tile else self._predict([f.image for f in model_frames]))
+        # A second look at ball candidates (detect.ball_check), not where tiles already see the
+        # ball at native size, nor on frames so small that its crop would be scaled up more
+        # than MAX_UPSCALE times (no detail left for the model to score).
+        check = 0 if self.cfg.tile or not any(self._can_look_again(f) for f in model_frames) else self.cfg.ball_check
+        first = min(self.cfg.ball_check_min_conf, self.cfg.ball_conf) if check else None
+        found = iter(self._detect_tiled(model_frames) if self.cfg.tile
+                     else self._predict([f.image for f in model_frames], ball_conf=first))
         # Between people passes only the ball is looked for, by the classic finder.
         raw = [next(found) if k else None for k in key]
-        out = []
+        out: list[Detections] = []
+        second: list[tuple[int, np.ndarray, np.ndarray]] = []  # (out index, image, candidate centres)
         for f, found_in in zip(frames, raw):
             if found_in is None:
                 out.append(self._ball_only(f))
@@ -311,15 +324,91 @@ class YoloDetector:
             if self.cfg.ball == "classic":
                 keep &= cls != BALL
             xyxy, score, cls = xyxy[keep], score[keep], cls[keep]
-            if self._ball_finder is not None:
-                people = xyxy[np.isin(cls, PERSON_CLASSES)]
-                bx, bs = self._ball_finder.find(f.image, masks, people)
+            bx, bs = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            if self._ball_finder is not None and not (check and self.cfg.ball == "model"):
+                bx, bs = self._ball_finder.find(f.image, masks, xyxy[np.isin(cls, PERSON_CLASSES)])
+            unsure = (cls == BALL) & (score < self.cfg.ball_conf)  # only where the first look went lower
+            if check and not self._can_look_again(f):  # a frame of another size in the batch
+                xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
+            elif check:
+                # Kept now: people and the model's sure balls. The model's unsure balls and
+                # the classic blobs wait for the second look.
+                low = np.argsort(-score[unsure])[: max(check // 2, 1)]
+                cand = np.concatenate([xyxy[unsure][low], bx[np.argsort(-bs)]])[:check]
+                second.append((len(out), f.image, (cand[:, :2] + cand[:, 2:]) / 2))
+                xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
+                bx = bx[:0]
+            if len(bx):
                 xyxy = np.concatenate([xyxy, bx])
                 score = np.concatenate([score, bs])
                 cls = np.concatenate([cls, np.full(len(bx), BALL, np.int16)])
             out.append(Detections(f.t_s, (xyxy / f.scale).astype(np.float32), score.astype(np.float32),
                                   cls.astype(np.int16)))
+        if second:
+            for (i, _, _), (cx, cs) in zip(second, self._second_look([(im, c) for _, im, c in second])):
+                d, s = out[i], frames[i].scale
+                keep = _apart(cx, d.xyxy[d.cls == BALL] * s)
+                out[i] = Detections(d.t_s, np.concatenate([d.xyxy, cx[keep] / s]).astype(np.float32),
+                                    np.concatenate([d.score, cs[keep]]).astype(np.float32),
+                                    np.concatenate([d.cls, np.full(int(keep.sum()), BALL, np.int16)]))
         return out
+
+    def _can_look_again(self, f: Frame) -> bool:
+        return round(self.cfg.ball_check_side * f.image.shape[1]) * MAX_UPSCALE >= self.cfg.ball_check_px
+
+    def _check_model(self):
+        """The model for second looks, built once: on the CPU an .onnx rebuilt square at
+        `ball_check_px` (onnx_prep), else the loaded model at that size."""
+        if self._check is None:
+            px, model = self.cfg.ball_check_px, self.model
+            if self._prep:
+                from .onnx_prep import prepare
+
+                try:
+                    path, rect, _ = prepare(self.weights_path, (px, px), px)
+                    if rect:
+                        model = self._yolo(str(path), task="detect")
+                except Exception as exc:  # costs speed, never the run
+                    log.warning("onnx: %dx%d rewrite of %s failed (%s); second looks use the loaded model",
+                                px, px, self.weights_path, exc)
+            self._check = model
+        return self._check
+
+    def _second_look(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each (image, candidate centres): the balls the model confirms in a crop
+        around each candidate, scaled up (xyxy in image px, score), at most one a candidate."""
+        crops, where = [], []
+        px = self.cfg.ball_check_px
+        for k, (image, centres) in enumerate(items):
+            h, w = image.shape[:2]
+            side = max(min(int(round(self.cfg.ball_check_side * w)), w, h), 8)
+            for x, y in centres:
+                x0 = int(np.clip(round(x - side / 2), 0, w - side))
+                y0 = int(np.clip(round(y - side / 2), 0, h - side))
+                crops.append(cv2.resize(image[y0 : y0 + side, x0 : x0 + side], (px, px), interpolation=cv2.INTER_LINEAR))
+                where.append((k, x0, y0, side / px, x, y, max(side / 8, 6.0)))
+        found: list[tuple[list, list]] = [([], []) for _ in items]
+        if not crops:
+            return [(np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) for _ in items]
+        model = self._check_model()
+        kwargs = dict(imgsz=px, conf=self.cfg.ball_conf, device=self.device, half=self.half, verbose=False,
+                      classes=[k for k, v in self.class_map.items() if v == BALL])
+        if self._prep and id(model) not in self._calm:
+            model.predict(crops[:1], **kwargs)
+            _calm_session(model)
+            self._calm.add(id(model))
+        for start in range(0, len(crops), self.cfg.batch):
+            results = model.predict(crops[start : start + self.cfg.batch], **kwargs)
+            for r, (k, x0, y0, back, x, y, radius) in zip(results, where[start : start + self.cfg.batch]):
+                b = r.boxes
+                xyxy = b.xyxy.cpu().numpy().astype(np.float32) * back + np.array([x0, y0, x0, y0], np.float32)
+                score = b.conf.cpu().numpy().astype(np.float32)
+                near = np.linalg.norm((xyxy[:, :2] + xyxy[:, 2:]) / 2 - [x, y], axis=1) <= radius
+                if near.any():
+                    j = int(np.flatnonzero(near)[np.argmax(score[near])])
+                    found[k][0].append(xyxy[j])
+                    found[k][1].append(score[j])
+        return [(np.array(a, np.float32).reshape(-1, 4), np.array(sc, np.float32)) for a, sc in found]
 
     def _ball_only(self, f: Frame) -> Detections:
         """A frame between people passes: only the classic ball candidates, found at the
@@ -359,6 +448,22 @@ def _calm_session(model) -> None:
         backend.session = ort.InferenceSession(old._model_path, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # an ultralytics version with another layout: keep its session
         log.info("onnx: session left as ultralytics built it (%s)", exc)
+
+
+def _apart(xyxy: np.ndarray, others: np.ndarray, min_px: float = 6.0) -> np.ndarray:
+    """Which boxes of `xyxy` lie apart from `others` and from each earlier one (centres more
+    than `min_px` or half the larger box apart): one ball, one candidate."""
+    keep = np.ones(len(xyxy), bool)
+    seen = [o for o in others]
+    for i, b in enumerate(xyxy):
+        c = (b[:2] + b[2:]) / 2
+        for o in seen:
+            if np.linalg.norm(c - (o[:2] + o[2:]) / 2) <= max(min_px, 0.5 * max(b[2] - b[0], o[2] - o[0])):
+                keep[i] = False
+                break
+        if keep[i]:
+            seen.append(b)
+    return keep
 
 
 def on_pitch(xyxy: np.ndarray, cls: np.ndarray, masks) -> np.ndarray:
