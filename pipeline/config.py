@@ -114,10 +114,10 @@ class DetectConfig(_Section):
     pitch_filter: bool
     ball: Literal["model", "classic", "both"]
     ball_conf: float = Field(ge=0, le=1)
-    ball_check: int = Field(default=0, ge=0, le=50)
-    ball_check_side: float = Field(default=0.083, gt=0, le=1)
-    ball_check_px: int = Field(default=320, ge=32, le=4096)
-    ball_check_min_conf: float = Field(default=0.01, ge=0, le=1)
+    ball_check: int = Field(ge=0, le=50)
+    ball_check_side: float = Field(gt=0, le=1)
+    ball_check_px: int = Field(ge=32, le=4096, multiple_of=32)  # YOLO's input is a multiple of its stride
+    ball_check_min_conf: float = Field(ge=0.001, le=1)  # conf 0 would send every anchor through NMS
     ball_max_candidates: int = Field(ge=0, le=50)
     ball_min_score: float = Field(ge=0, le=1)
     classic_width: int | None = Field(ge=64, le=7680)

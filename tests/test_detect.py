@@ -379,3 +379,11 @@ def test_a_second_look_at_ball_candidates_keeps_the_balls_and_drops_most_false_o
     assert with_look["ball"]["precision"] >= 2 * without["ball"]["precision"]
     assert with_look["ball"]["n_detections"] < without["ball"]["n_detections"]
     assert with_look["person"] == without["person"]  # people are the first look's alone
+
+
+@pytest.mark.parametrize("bad", ["detect.ball_check_px=300", "detect.ball_check_min_conf=0", "detect.ball_check=-1"])
+def test_second_look_settings_yolo_cannot_run_are_config_errors(bad):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ball_check"):
+        cfg(bad)

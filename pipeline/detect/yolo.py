@@ -186,7 +186,8 @@ class YoloDetector:
             "pitch_filter": c.pitch_filter,
             "ball": c.ball,
             "ball_conf": c.ball_conf,
-            "ball_check": c.ball_check if not c.tile else 0,
+            "ball_check": c.ball_check if not c.tile and self._check is not False else 0,
+            "ball_check_px": c.ball_check_px,
             "class_map": {self.model_names[k]: v for k, v in self.class_map.items()},
             "onnx_prep": sorted({*self.onnx_prep, *(d for m in self._by_shape.values() for d in m[2])}),
         }
@@ -301,7 +302,10 @@ class YoloDetector:
         # ball at native size, nor on frames so small that its crop would be scaled up more
         # than MAX_UPSCALE times (no detail left for the model to score).
         check = 0 if self.cfg.tile or not any(self._can_look_again(f) for f in model_frames) else self.cfg.ball_check
-        first = min(self.cfg.ball_check_min_conf, self.cfg.ball_conf) if check else None
+        if check and self._check_model() is None:  # a fixed-size export that cannot be rebuilt for crops
+            check = 0
+        # The first look goes lower for the model's own balls only where they get a second look.
+        first = min(self.cfg.ball_check_min_conf, self.cfg.ball_conf) if check and self.cfg.ball != "classic" else None
         found = iter(self._detect_tiled(model_frames) if self.cfg.tile
                      else self._predict([f.image for f in model_frames], ball_conf=first))
         # Between people passes only the ball is looked for, by the classic finder.
@@ -325,10 +329,11 @@ class YoloDetector:
                 keep &= cls != BALL
             xyxy, score, cls = xyxy[keep], score[keep], cls[keep]
             bx, bs = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-            if self._ball_finder is not None and not (check and self.cfg.ball == "model"):
+            looks_again = bool(check) and self._can_look_again(f)
+            if self._ball_finder is not None and not (looks_again and self.cfg.ball == "model"):
                 bx, bs = self._ball_finder.find(f.image, masks, xyxy[np.isin(cls, PERSON_CLASSES)])
             unsure = (cls == BALL) & (score < self.cfg.ball_conf)  # only where the first look went lower
-            if check and not self._can_look_again(f):  # a frame of another size in the batch
+            if check and not looks_again:  # a frame of another size in the batch
                 xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
             elif check:
                 # Kept now: people and the model's sure balls. The model's unsure balls and
@@ -357,22 +362,31 @@ class YoloDetector:
         return round(self.cfg.ball_check_side * f.image.shape[1]) * MAX_UPSCALE >= self.cfg.ball_check_px
 
     def _check_model(self):
-        """The model for second looks, built once: on the CPU an .onnx rebuilt square at
-        `ball_check_px` (onnx_prep), else the loaded model at that size."""
+        """The model for second looks, built once: an .onnx rebuilt square at
+        `ball_check_px` (onnx_prep; an exported .onnx has a fixed input size, at which
+        ultralytics would run every crop), else the loaded model, which takes any size.
+        None where an .onnx cannot be rebuilt: then there is no second look (said once)."""
         if self._check is None:
             px, model = self.cfg.ball_check_px, self.model
-            if self._prep:
+            if self.weights_path.suffix == ".onnx":
                 from .onnx_prep import prepare
 
-                try:
-                    path, rect, _ = prepare(self.weights_path, (px, px), px)
-                    if rect:
-                        model = self._yolo(str(path), task="detect")
-                except Exception as exc:  # costs speed, never the run
-                    log.warning("onnx: %dx%d rewrite of %s failed (%s); second looks use the loaded model",
-                                px, px, self.weights_path, exc)
-            self._check = model
-        return self._check
+                model, why = None, "onnx_prep is off"
+                if self.cfg.onnx_prep:
+                    try:
+                        path, rect, done = prepare(self.weights_path, (px, px), px)
+                        if rect:
+                            model = self._yolo(str(path), task="detect")
+                            self.onnx_prep = sorted({*self.onnx_prep, *(f"ball check {d}" for d in done)})
+                        else:
+                            why = "its graph cannot be rebuilt at that size"
+                    except Exception as exc:
+                        why = f"rebuilding it failed: {exc}"
+                if model is None:
+                    log.warning("yolo: no second look at ball candidates (detect.ball_check): %s runs at a "
+                                "fixed input size, not %dx%d, and %s", self.weights_path.name, px, px, why)
+            self._check = model if model is not None else False
+        return self._check or None
 
     def _second_look(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each (image, candidate centres): the balls the model confirms in a crop
