@@ -225,10 +225,7 @@ class YoloDetector:
             model, imgsz = self._model_for(chunk[0].shape) if same else (self.model, self.cfg.imgsz)
             kwargs = dict(imgsz=imgsz, conf=min(self.cfg.conf, ball_conf), device=self.device,
                           half=self.half, classes=classes, verbose=False)
-            if self._prep and id(model) not in self._calm:
-                model.predict(chunk[:1], **kwargs)  # builds the predictor and its session
-                _calm_session(model)
-                self._calm.add(id(model))
+            self._calm_once(model, chunk, kwargs)
             results = model.predict(chunk, **kwargs)
             for r in results:
                 b = r.boxes
@@ -333,20 +330,18 @@ class YoloDetector:
             if self._ball_finder is not None and not (looks_again and self.cfg.ball == "model"):
                 bx, bs = self._ball_finder.find(f.image, masks, xyxy[np.isin(cls, PERSON_CLASSES)])
             unsure = (cls == BALL) & (score < self.cfg.ball_conf)  # only where the first look went lower
-            if check and not looks_again:  # a frame of another size in the batch
-                xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
-            elif check:
+            if looks_again:
                 # Kept now: people and the model's sure balls. The model's unsure balls and
                 # the classic blobs wait for the second look.
                 low = np.argsort(-score[unsure])[: max(check // 2, 1)]
                 cand = np.concatenate([xyxy[unsure][low], bx[np.argsort(-bs)]])[:check]
                 second.append((len(out), f.image, (cand[:, :2] + cand[:, 2:]) / 2))
-                xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
-                bx = bx[:0]
-            if len(bx):
+            elif len(bx):  # no second look (or a frame of another size in the batch): the blobs stay
                 xyxy = np.concatenate([xyxy, bx])
                 score = np.concatenate([score, bs])
                 cls = np.concatenate([cls, np.full(len(bx), BALL, np.int16)])
+                unsure = np.concatenate([unsure, np.zeros(len(bx), bool)])
+            xyxy, score, cls = xyxy[~unsure], score[~unsure], cls[~unsure]
             out.append(Detections(f.t_s, (xyxy / f.scale).astype(np.float32), score.astype(np.float32),
                                   cls.astype(np.int16)))
         if second:
@@ -357,6 +352,14 @@ class YoloDetector:
                                     np.concatenate([d.score, cs[keep]]).astype(np.float32),
                                     np.concatenate([d.cls, np.full(int(keep.sum()), BALL, np.int16)]))
         return out
+
+    def _calm_once(self, model, images: list[np.ndarray], kwargs: dict) -> None:
+        """On a rewritten CPU .onnx, the first call builds the predictor and its session
+        (one image), which is then rebuilt without spin-waiting threads (`_calm_session`)."""
+        if self._prep and id(model) not in self._calm:
+            model.predict(images[:1], **kwargs)
+            _calm_session(model)
+            self._calm.add(id(model))
 
     def _can_look_again(self, f: Frame) -> bool:
         return round(self.cfg.ball_check_side * f.image.shape[1]) * MAX_UPSCALE >= self.cfg.ball_check_px
@@ -407,10 +410,7 @@ class YoloDetector:
         model = self._check_model()
         kwargs = dict(imgsz=px, conf=self.cfg.ball_conf, device=self.device, half=self.half, verbose=False,
                       classes=[k for k, v in self.class_map.items() if v == BALL])
-        if self._prep and id(model) not in self._calm:
-            model.predict(crops[:1], **kwargs)
-            _calm_session(model)
-            self._calm.add(id(model))
+        self._calm_once(model, crops, kwargs)
         for start in range(0, len(crops), self.cfg.batch):
             results = model.predict(crops[start : start + self.cfg.batch], **kwargs)
             for r, (k, x0, y0, back, x, y, radius) in zip(results, where[start : start + self.cfg.batch]):
