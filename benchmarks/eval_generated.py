@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/eval_generated.py [--seeds 101 102 103] [--duration 600]
 
 Generates each match once under bench/ (reused when present), runs `highlights run
---no-render` with the default config, then `highlights eval`, and prints one row per match.
+--no-render` with the default config, then `highlights eval`, and prints one row per match: recall, precision, the share of goals
+among the top-k candidates (k = goals), and the truth events whose kind is right.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     bench = ROOT / "bench"
     bench.mkdir(exist_ok=True)
-    print(f"{'match':16s} {'goals':>5s} {'chances':>7s} {'goal_recall':>11s} {'chance_recall':>13s} {'precision':>9s} {'reel s':>6s} {'run s':>6s}  goal ranks")
+    print(f"{'match':16s} {'goals':>5s} {'chances':>7s} {'goal_recall':>11s} {'chance_recall':>13s} {'precision':>9s} {'reel s':>6s} {'run s':>6s} {'top-k':>5s} {'kinds':>7s}  goal ranks")
     for seed in args.seeds:
         video = bench / f"gen{int(args.duration // 60)}_{seed}.mp4"
         if not video.exists():
@@ -42,8 +43,11 @@ def main() -> None:
         res = json.loads(hl("eval", str(out), "--truth", str(video.with_name(video.stem + ".truth.json")), "--json").stdout)
         ranks = [e["best_rank"] for e in res["events"] if e["type"] == "goal"]
         fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+        conf = res["confusion"]  # truth type -> kind given (or missed); "none" = no truth event
+        right = sum(conf.get(t, {}).get(t, 0) for t in ("goal", "chance"))
+        truth_n = sum(sum(conf.get(t, {}).values()) for t in ("goal", "chance"))
         print(f"{video.stem:16s} {res['goals']:5d} {res['chances']:7d} {fmt(res['goal_recall']):>11s} {fmt(res['chance_recall']):>13s} "
-              f"{fmt(res['precision']):>9s} {res['reel_s']:6.1f} {seconds:6.1f}  {ranks}")
+              f"{fmt(res['precision']):>9s} {res['reel_s']:6.1f} {seconds:6.1f} {fmt(res['top_k']['share']):>5s} {right:>3d}/{truth_n:<3d}  {ranks}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from .errors import OutputError
 from .outputs import write_json
 from .types import Detections, Timeline, Tracks
 
-VERSION = "11"  # bump when analysis code changes what a cached timeline holds
+VERSION = "12"  # bump when analysis code changes what a cached timeline holds
 SECTIONS = ("media", "detect", "track", "pitch", "signals", "cascade")
 RECORD = "analysis.json"
 TIMELINE = "timeline.parquet"

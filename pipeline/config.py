@@ -144,6 +144,7 @@ class AudioSignalsConfig(_Section):
     voice_baseline_s: float = Field(gt=0)
     silence_dbfs: float = Field(le=0)
     bed_percentile: float = Field(ge=0, le=100)
+    bed_valley_hz: float = Field(ge=0)
     voice_fmin_hz: float = Field(gt=0)
     voice_fmax_hz: float = Field(gt=0)
     voiced_min: float = Field(gt=0, lt=1)

@@ -175,8 +175,9 @@ def build_segments(timeline: Timeline, curve: Curve, cfg: SegmentsConfig) -> lis
         start, end = _snap(start, end, cuts, cfg.snap_to_cut_s, peak=float(t[p]))
         if replay[p]:
             # A replay candidate is the replay itself: it never reaches back into live play.
+            # (The peak's bin is in the replay where the two overlap at all, as `replay_mask` marks it.)
             for a, b in timeline.replays:
-                if a <= t[p] < b:
+                if a < t[p] + bin_s and t[p] < b:
                     start, end = max(start, float(a)), min(end, float(b))
         else:
             # A live moment ends where its replay package begins (the replay is its own candidate).

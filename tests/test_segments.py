@@ -190,3 +190,21 @@ def test_more_moments_before_longer_ones():
     chosen = select(segs, 30.0, CFG.segments.min_score)
     assert len(chosen) == 3
     assert sum(s.duration for s in chosen) <= 30.0 + 1e-6
+
+
+def test_a_replay_starting_inside_a_bin_does_not_swallow_the_live_goal_before_it():
+    """The roar of a goal still high as its replay package begins, mid-bin: the candidate at
+    that bin is the replay, and the goal before it stays a live moment of its own."""
+    dur = 100.0
+    n = int(dur / BIN)
+    t = np.arange(n) * BIN
+    roar = bump(n, 50.0, 3.0, 20.0, calm(n, 7, 0.5))  # tops in the bin where the replay begins
+    start = 50.3  # the package begins 0.3 s into bin 50.0-50.5
+    replay = ((t + BIN > start) & (t < 60.0)).astype(float)
+    tl = make_timeline(dur, {"audio_roar": roar, "shots_replay": replay}, {"replays": [[start, 60.0]]})
+    segs = build_segments(tl, excitement_curve(tl, CFG.weights), CFG.segments)
+    holding = [s for s in segs if s.start <= 46.0 < s.end]
+    assert holding and all(s.replay_of is None for s in holding), [(s.start, s.end, s.replay_of) for s in segs]
+    for s in segs:
+        if s.replay_of is not None:
+            assert s.peak >= start - BIN, "a replay candidate peaks in the replay"

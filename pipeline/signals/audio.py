@@ -13,6 +13,7 @@ from typing import Iterable
 import librosa
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 
 from .timeline import n_bins
 
@@ -69,6 +70,9 @@ class AudioAnalyzer:
                                           fmax=min(a.fmax_hz, sr / 2))
         freqs = np.fft.rfftfreq(self.n_fft, 1.0 / sr)
         self.voice_band = freqs <= _VOICE_MAX_HZ
+        # The bed is read between a voice's harmonics: wider than their spacing (the pitch),
+        # so each frame's lowest power over this width is the crowd under the commentator.
+        self.valley_bins = max(int(round(a.bed_valley_hz / (sr / self.n_fft))), 1) | 1
         # Autocorrelation of the window itself: dividing by it removes the taper's bias
         # (Boersma 1993), so a periodic frame scores near 1 at its period.
         acw = np.fft.irfft(np.abs(np.fft.rfft(self.window)) ** 2, self.n_fft)
@@ -95,6 +99,8 @@ class AudioAnalyzer:
         power = (spec.real**2 + spec.imag**2).astype(np.float32)  # (F, n_fft/2+1)
         mel = power @ self.mel_fb.T  # (F, n_mels)
         logmel = 10.0 * np.log10(mel + _EPS)
+        valley = scipy.ndimage.minimum_filter1d(power, self.valley_bins, axis=1, mode="nearest")
+        bedmel = 10.0 * np.log10(valley @ self.mel_fb.T + _EPS)
         prev = self._prev_logmel if self._prev_logmel is not None else logmel[:1]
         flux = np.maximum(np.diff(np.vstack([prev, logmel]), axis=0), 0.0).mean(axis=1)
         self._prev_logmel = logmel[-1:]
@@ -113,6 +119,7 @@ class AudioAnalyzer:
             "t": t_s,
             "ms": np.mean(frames.astype(np.float64) ** 2, axis=1),
             "logmel": logmel,
+            "bedmel": bedmel,
             "flux": flux,
             "rmax": rmax,
             "pitch_st": 12.0 * np.log2(f0 / 100.0),
@@ -121,7 +128,7 @@ class AudioAnalyzer:
     def _reduce_bin(self, b: int, f: dict[str, np.ndarray]) -> None:
         a = self.cfg
         self.power[b] = float(np.mean(f["ms"]))
-        bed = np.percentile(f["logmel"], a.bed_percentile, axis=0)  # per band
+        bed = np.percentile(f["bedmel"], a.bed_percentile, axis=0)  # per band, between the voice's harmonics
         self.bed_power[b] = float(np.mean(10.0 ** (bed / 10.0)))
         flux = f["flux"]
         if len(flux) >= 3:
