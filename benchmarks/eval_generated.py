@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/eval_generated.py [--seeds 101 102 103] [--duration 600]
 
 Generates each match once under bench/ (reused when present), runs `highlights run
---no-render` with the default config, then `highlights eval`, and prints one row per match: recall, precision, the share of goals
-among the top-k candidates (k = goals), and the truth events whose kind is right.
+--no-render` with the default config, then `highlights eval`, and prints one row per match:
+recall, precision, the share of goals among the top-k candidates (k = goals), and the truth
+events whose kind is right.
 """
 
 from __future__ import annotations

@@ -168,13 +168,12 @@ def test_silent_audio_stream_gives_gaps(cfg):
 def test_a_commentator_talking_over_the_crowd_is_not_a_roar_and_does_not_hide_one(cfg, level):
     """The bed is read between the voice's harmonics: talk alone never holds the roar column
     up for the time a chance needs, and the crowd's roar under the talk still reads as one."""
-    from pipeline.config import load_config
     from pipeline.events import _longest
 
     ev = load_config().events
     y = _crowd(90.0, seed=5, roar=[(60.0, 64.0)]) + _commentary(90.0, level)
     tl, _ = _run(y, cfg)
-    z = tl.columns["audio_roar"]
-    talk = np.r_[z[: int(59 / 0.5)], z[int(66 / 0.5):]]
-    assert _longest(talk >= ev.sustain_z)[1] * 0.5 < ev.chance_min_sound_s
-    assert np.nanmin(z[int(60.5 / 0.5): int(63.5 / 0.5)]) >= ev.sustain_z
+    z, b = tl.columns["audio_roar"], cfg.bin_s
+    talk = np.r_[z[: int(59 / b)], z[int(66 / b):]]
+    assert _longest(talk >= ev.sustain_z)[1] * b < ev.chance_min_sound_s
+    assert np.nanmin(z[int(60.5 / b): int(63.5 / b)]) >= ev.sustain_z

@@ -118,7 +118,6 @@ class AudioAnalyzer:
         return {
             "t": t_s,
             "ms": np.mean(frames.astype(np.float64) ** 2, axis=1),
-            "logmel": logmel,
             "bedmel": bedmel,
             "flux": flux,
             "rmax": rmax,
